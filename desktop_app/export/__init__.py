@@ -1,0 +1,1 @@
+"""Exports: Instagram text, plain text, CSV, XMP sidecars."""

@@ -1,0 +1,95 @@
+"""Data classes for results that cross layers (captioner -> tagging -> library -> UI/CLI).
+
+They hold plain Python and NumPy values only, so the CLI, the GUI and the tests can use them
+without importing TensorFlow or Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImagenetGuess:
+    """One of the ImageNet head's top classes for a photo."""
+
+    label: str  # human-readable class name, e.g. "golden retriever"
+    prob: float
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    """What the captioner says about one photo."""
+
+    caption: str  # the words joined by spaces, no special tokens
+    tokens: tuple[str, ...]
+    token_probs: tuple[float, ...]  # the decoder's probability of each token, same length
+    attention: np.ndarray  # (len(tokens), H*W) attention weights, each row sums to 1
+    grid: tuple[int, int]  # (H, W) of the attention grid, e.g. (7, 7)
+    log_prob: float  # the beam's total log probability
+    embedding: np.ndarray | None = None  # pooled encoder features (1024,), for neighbours
+    imagenet: tuple[ImagenetGuess, ...] = ()
+    model_version: str = ""
+
+    def attention_map(self, index: int) -> np.ndarray:
+        """The attention weights of token `index` as an (H, W) array."""
+        return np.asarray(self.attention[index]).reshape(self.grid)
+
+
+@dataclass
+class HashtagSuggestion:
+    """A hashtag candidate with its score and where it came from.
+
+    `source` is one of "caption", "imagenet", "library", "popular", "trending", "rule".
+    `token_indices` point into CaptionResult.tokens so the UI can show that word's attention.
+    `parts` holds the components of the score (e.g. {"model": 0.7, "approval": 0.9}) and
+    `reason` a short sentence for a tooltip ("you approved this on 12 similar photos").
+    """
+
+    tag: str  # with the leading '#', e.g. "#teddybear"
+    score: float  # 0..1, higher is better
+    source: str
+    token_indices: tuple[int, ...] = ()
+    words: tuple[str, ...] = ()  # the source words, e.g. ("teddy", "bear")
+    parts: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "tag": self.tag,
+            "score": round(float(self.score), 4),
+            "source": self.source,
+            "tokens": list(self.token_indices),
+            "words": list(self.words),
+            "parts": {k: round(float(v), 4) for k, v in self.parts.items()},
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class PhotoResult:
+    """One photo through the whole pipeline: what the CLI prints and the GUI shows."""
+
+    path: str
+    caption: CaptionResult | None = None
+    hashtags: list[HashtagSuggestion] = field(default_factory=list)
+    error: str | None = None
+    content_hash: str = ""
+    size: tuple[int, int] = (0, 0)  # original (width, height)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict:
+        cap = self.caption
+        return {
+            "path": self.path,
+            "caption": cap.caption if cap else None,
+            "tokens": list(cap.tokens) if cap else [],
+            "token_probs": [round(float(p), 4) for p in cap.token_probs] if cap else [],
+            "hashtags": [h.to_json() for h in self.hashtags],
+            "error": self.error,
+        }

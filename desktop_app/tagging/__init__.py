@@ -1,0 +1,1 @@
+"""Hashtags from captions: phrase extraction, Instagram rules, ImageNet tags."""

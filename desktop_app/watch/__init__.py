@@ -1,0 +1,1 @@
+"""Watched folders: new photos are found and tagged in the background."""
