@@ -1,0 +1,147 @@
+"""Batched, length-normalised beam search (greedy is beam width 1), in NumPy.
+
+The model step is a compiled function over all photos x beams at once; this module only
+keeps the books: scores, back-pointers, per-token probabilities and attention maps. It never
+emits the banned ids (<unk>, <pad>, <start>) and penalises a content word that a hypothesis
+already used, which curbs "a blue shirt and a white shirt".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+# Words a caption may repeat without penalty.
+REPEATABLE = frozenset(
+    "a an the and of in on at with to is are while his her their its by for from into near "
+    "over under through other each some two three four one up down out off as".split()
+)
+
+
+@dataclass
+class Hypothesis:
+    token_ids: list[int]  # without <start> and <end>
+    token_logprobs: list[float]  # the model's log p of each token (before any penalty)
+    attention: np.ndarray  # (len(token_ids), L)
+    log_prob: float  # sum of token log probs, <end> included
+    score: float  # length-normalised score used to choose between hypotheses
+
+
+StepFn = Callable[[np.ndarray, tuple], tuple[np.ndarray, tuple, np.ndarray]]
+
+
+def beam_search(
+    step: StepFn,
+    state: tuple,
+    n_photos: int,
+    beam: int,
+    max_len: int,
+    start_id: int,
+    end_id: int,
+    banned_ids: tuple[int, ...] = (),
+    repeat_penalty: float = 1.5,
+    repeatable_ids: frozenset[int] = frozenset(),
+    length_alpha: float = 0.7,
+    reorder: Callable[[tuple, np.ndarray], tuple] | None = None,
+) -> list[Hypothesis]:
+    """Decode n_photos captions; returns the best hypothesis per photo.
+
+    step(tokens (M,), state) -> (log_probs (M, V), new_state, alpha (M, L)) with M = n*beam;
+    `state` rows are laid out photo-major (photo i owns rows i*beam .. i*beam+beam-1).
+    reorder(state, rows) gathers state rows (default: index every array in the tuple).
+    """
+    k = beam
+    M = n_photos * k
+    reorder = reorder or (lambda s, rows: tuple(x[rows] for x in s))
+    tokens = np.full((M,), start_id, dtype=np.int32)
+    scores = np.full((n_photos, k), -np.inf)
+    scores[:, 0] = 0.0  # all beams start identical: expand only the first
+    hist_tok = np.zeros((M, 0), dtype=np.int32)
+    hist_lp = np.zeros((M, 0))
+    hist_att = None
+    finished: list[list[Hypothesis]] = [[] for _ in range(n_photos)]
+    done = np.zeros(n_photos, dtype=bool)
+    banned = list(banned_ids)
+
+    for t in range(max_len + 1):
+        logp, state, alpha = step(tokens, state)
+        logp = np.asarray(logp, dtype=np.float64)
+        alpha = np.asarray(alpha)
+        V = logp.shape[1]
+        adj = logp.copy()
+        if banned:
+            adj[:, banned] = -np.inf
+        if t == 0:
+            adj[:, end_id] = -np.inf  # no empty captions
+        if t == max_len:  # out of room: only <end> may follow
+            adj[:, :] = -np.inf
+            adj[:, end_id] = logp[:, end_id]
+        if repeat_penalty and t > 0:
+            for row in range(M):
+                used = [x for x in hist_tok[row] if x not in repeatable_ids]
+                if used:
+                    adj[row, used] -= repeat_penalty
+        total = scores.reshape(M, 1) + adj  # (M, V)
+        total = total.reshape(n_photos, k * V)
+        n_take = min(2 * k, k * V)
+        top = np.argpartition(-total, n_take - 1, axis=1)[:, :n_take]
+
+        new_rows = np.zeros(M, dtype=np.int64)
+        new_tok = np.full(M, end_id, dtype=np.int32)
+        new_scores = np.full((n_photos, k), -np.inf)
+        att_now = alpha
+        for i in range(n_photos):
+            if done[i]:
+                new_rows[i * k : (i + 1) * k] = i * k
+                continue
+            order = top[i][np.argsort(-total[i, top[i]])]
+            slot = 0
+            for flat in order:
+                s = total[i, flat]
+                if not np.isfinite(s):
+                    break
+                b, tok = divmod(int(flat), V)
+                row = i * k + b
+                if tok == end_id:
+                    n_words = hist_tok.shape[1]
+                    lp = float(hist_lp[row].sum() + logp[row, end_id])
+                    att = hist_att[row] if hist_att is not None else np.zeros((0, alpha.shape[1]))
+                    finished[i].append(Hypothesis(
+                        list(map(int, hist_tok[row])), list(map(float, hist_lp[row])), att, lp,
+                        float(s) / max(1, n_words + 1) ** length_alpha))
+                    continue
+                if slot < k:
+                    new_rows[i * k + slot] = row
+                    new_tok[i * k + slot] = tok
+                    new_scores[i, slot] = s
+                    slot += 1
+            for j in range(slot, k):  # fewer live candidates than beams: park dead rows
+                new_rows[i * k + j] = i * k
+            # Stop once k captions are finished and no live beam can still beat the best.
+            if len(finished[i]) >= k:
+                best = max(h.score for h in finished[i])
+                live = new_scores[i][np.isfinite(new_scores[i])]
+                bound = live.max() / max(1, t + 2) ** length_alpha if live.size else -np.inf
+                if not live.size or bound < best:
+                    done[i] = True
+        chosen_lp = logp[new_rows, new_tok]
+        hist_tok = np.concatenate([hist_tok[new_rows], new_tok[:, None]], axis=1)
+        hist_lp = np.concatenate([hist_lp[new_rows], chosen_lp[:, None]], axis=1)
+        step_att = att_now[new_rows][:, None, :]
+        hist_att = step_att if hist_att is None else np.concatenate([hist_att[new_rows], step_att], axis=1)
+        state = reorder(state, new_rows)
+        scores = new_scores
+        tokens = new_tok
+        if done.all():
+            break
+
+    best: list[Hypothesis] = []
+    for i in range(n_photos):
+        if not finished[i]:  # cannot happen with the forced <end>, kept for safety
+            row = i * k
+            finished[i].append(Hypothesis(list(map(int, hist_tok[row])), list(map(float, hist_lp[row])),
+                                          hist_att[row], float(hist_lp[row].sum()), float(scores[i, 0])))
+        best.append(max(finished[i], key=lambda h: h.score))
+    return best

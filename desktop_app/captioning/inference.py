@@ -1,0 +1,130 @@
+"""A loaded captioner: frozen encoder + attention decoder + beam search, batched over photos.
+
+Both networks run as `tf.function`s with input signatures that leave the batch size open,
+so neither retraces per photo or per batch size. TensorFlow places them on a GPU when it sees
+one and on the CPU otherwise; the code is the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ..results import CaptionResult, ImagenetGuess
+from .beam_search import REPEATABLE, beam_search
+from .bundle import BundleContents, load_weights_into, read_bundle
+from .decoder import AttentionDecoder, build_decoder
+from .vocabulary import Vocabulary
+
+
+def _split_encoder_outputs(out):
+    if isinstance(out, dict):
+        return out["features"], out["logits"]
+    return out[0], out[1]
+
+
+class BundleCaptioner:
+    input_size = 224
+
+    def __init__(self, encoder, decoder: AttentionDecoder, vocab: Vocabulary, version: str,
+                 labels: list[str] | None = None, top_classes: int = 5):
+        self.encoder = encoder
+        self.decoder = decoder
+        self.vocab = vocab
+        self.version = version
+        self.labels = labels
+        self.top_classes = top_classes
+        cfg = decoder.config
+        self.grid = tuple(cfg.grid)
+        L = cfg.grid[0] * cfg.grid[1]
+        s = self.input_size
+        self._encode = tf.function(self._encode_impl, input_signature=[
+            tf.TensorSpec((None, s, s, 3), tf.uint8)], reduce_retracing=True)
+        self._prepare = tf.function(decoder.prepare, input_signature=[
+            tf.TensorSpec((None, L, cfg.feature_dim), tf.float32)])
+        self._step = tf.function(self._step_impl, input_signature=[
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None, cfg.lstm_units), tf.float32),
+            tf.TensorSpec((None, cfg.lstm_units), tf.float32),
+            tf.TensorSpec((None, L, cfg.feature_dim), tf.float32),
+            tf.TensorSpec((None, L, cfg.attention_units), tf.float32)])
+        self._repeatable = frozenset(vocab.stoi[w] for w in REPEATABLE if w in vocab.stoi)
+        self._banned = (vocab.pad_id, vocab.start_id, vocab.unk_id)
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def load(cls, bundle=None) -> BundleCaptioner:
+        from .encoder import build_encoder, imagenet_labels
+
+        contents = read_bundle(bundle)
+        return cls.from_contents(contents, build_encoder(), imagenet_labels())
+
+    @classmethod
+    def from_contents(cls, contents: BundleContents, encoder, labels=None) -> BundleCaptioner:
+        decoder = build_decoder(contents.config)
+        load_weights_into(decoder, contents.weights, f"model bundle {contents.path}")
+        return cls(encoder, decoder, contents.vocab, contents.model_version, labels)
+
+    # -- compiled pieces ------------------------------------------------------------------------
+    def _encode_impl(self, images):
+        feats, logits = _split_encoder_outputs(self.encoder(tf.cast(images, tf.float32), training=False))
+        b = tf.shape(feats)[0]
+        feats = tf.reshape(feats, (b, -1, feats.shape[-1]))
+        return feats, tf.nn.softmax(logits, axis=-1)
+
+    def _step_impl(self, tokens, h, c, feats, proj):
+        logits, h, c, alpha = self.decoder.step(tokens, h, c, feats, proj, training=False)
+        return tf.nn.log_softmax(logits, axis=-1), h, c, alpha
+
+    # -- public ---------------------------------------------------------------------------------
+    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (N, 224, 224, 3) -> features (N, 49, 1024) float32, class probs (N, 1001)."""
+        feats, probs = self._encode(tf.convert_to_tensor(images, tf.uint8))
+        return feats.numpy(), probs.numpy()
+
+    def caption_features(self, feats: np.ndarray, beam: int = 3, max_len: int | None = None):
+        """Decode captions from precomputed features; returns beam_search Hypotheses."""
+        n = feats.shape[0]
+        k = max(1, int(beam))
+        nf, proj, h, c = self._prepare(tf.convert_to_tensor(feats, tf.float32))
+        rep = np.repeat(np.arange(n), k)
+        nf, proj = tf.gather(nf, rep), tf.gather(proj, rep)
+        state = (tf.gather(h, rep).numpy(), tf.gather(c, rep).numpy())
+
+        def step(tokens, st):
+            logp, h2, c2, alpha = self._step(tf.convert_to_tensor(tokens), st[0], st[1], nf, proj)
+            return logp.numpy(), (h2.numpy(), c2.numpy()), alpha.numpy()
+
+        return beam_search(step, state, n, k, max_len or self.decoder.config.max_len,
+                           self.vocab.start_id, self.vocab.end_id, banned_ids=self._banned,
+                           repeatable_ids=self._repeatable)
+
+    def caption_batch(self, images: np.ndarray, beam: int = 3) -> list[CaptionResult]:
+        feats, probs = self.encode(images)
+        hyps = self.caption_features(feats, beam=beam)
+        pooled = feats.mean(axis=1)
+        out = []
+        for i, hyp in enumerate(hyps):
+            words = tuple(self.vocab.itos[t] for t in hyp.token_ids)
+            out.append(CaptionResult(
+                caption=" ".join(words),
+                tokens=words,
+                token_probs=tuple(float(np.exp(lp)) for lp in hyp.token_logprobs),
+                attention=np.asarray(hyp.attention, dtype=np.float32),
+                grid=self.grid,
+                log_prob=hyp.log_prob,
+                embedding=pooled[i].astype(np.float32),
+                imagenet=self._top_classes(probs[i]),
+                model_version=self.version,
+            ))
+        return out
+
+    def _top_classes(self, p: np.ndarray) -> tuple[ImagenetGuess, ...]:
+        if not self.labels:
+            return ()
+        idx = np.argsort(-p)[: self.top_classes + 1]
+        return tuple(ImagenetGuess(self.labels[i], float(p[i])) for i in idx if i != 0)[: self.top_classes]
+
+
+def gpu_in_use() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))

@@ -1,0 +1,278 @@
+"""The `hashlens` command. Thin: parses arguments and calls the shared core.
+
+Never imports Qt (only `hashlens` with no command opens the GUI, and imports it then), and
+imports TensorFlow only through the captioner, when a photo needs a caption.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import HashlensError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 2 with a short message (argparse's default too)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _add_library(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--library", metavar="DIR",
+                   help="folder of the tag library (default: $HASHLENS_HOME or the user data dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hashlens",
+        description="Caption photos, suggest Instagram hashtags, and learn which ones you like. "
+        "Run without a command to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"hashlens {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail to stderr")
+    parser.add_argument("--self-test", action="store_true",
+                        help="tag the shipped sample photo, print the result and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("tag", help="caption photos and suggest hashtags",
+                       description="Caption photos (files or folders, recursive) and suggest hashtags.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per photo per line on stdout")
+    p.add_argument("--top", type=int, default=10, metavar="K", help="hashtags per photo (default 10, max 30)")
+    p.add_argument("--beam", type=int, default=3, metavar="N", help="beam width (1 = greedy; default 3)")
+    p.add_argument("--model", metavar="BUNDLE", help="a model bundle folder (default: the shipped model)")
+    p.add_argument("--style", choices=["joined", "underscored"], default="joined",
+                   help="#teddybear (joined, default) or #teddy_bear")
+    p.add_argument("--batch-size", type=int, default=16, metavar="N")
+    p.add_argument("--no-library", action="store_true", help="do not personalise or record")
+    _add_library(p)
+
+    p = sub.add_parser("feedback", help="approve, reject or add hashtags for a photo")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--approve", nargs="+", default=[], metavar="TAG")
+    p.add_argument("--reject", nargs="+", default=[], metavar="TAG")
+    p.add_argument("--add", nargs="+", default=[], metavar="TAG")
+    p.add_argument("--remove", nargs="+", default=[], metavar="TAG", help="undo an earlier approval or add")
+    _add_library(p)
+
+    p = sub.add_parser("watch", help="tag new photos in folders until Ctrl-C")
+    p.add_argument("folders", nargs="+", metavar="FOLDER")
+    p.add_argument("--model", metavar="BUNDLE")
+    _add_library(p)
+
+    p = sub.add_parser("library", help="the tag library: stats, export, import")
+    lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True, parser_class=_Parser)
+    q = lsub.add_parser("stats", help="counts of photos, decisions and tags")
+    q.add_argument("--json", action="store_true")
+    _add_library(q)
+    q = lsub.add_parser("export", help="write the whole library as JSON (backup)")
+    q.add_argument("file", metavar="FILE")
+    _add_library(q)
+    q = lsub.add_parser("import", help="merge a JSON backup into the library")
+    q.add_argument("file", metavar="FILE")
+    _add_library(q)
+
+    p = sub.add_parser("export", help="write approved hashtags for Instagram, txt, csv or XMP")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=["instagram", "txt", "csv", "xmp"], default="instagram")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout (txt/csv/instagram)")
+    p.add_argument("--with-caption", action="store_true", help="put the caption before the hashtags")
+    _add_library(p)
+
+    p = sub.add_parser("train", help="train a captioner on Flickr8k- or COCO-style data")
+    from .captioning.train_args import add_train_arguments
+
+    add_train_arguments(p)
+
+    p = sub.add_parser("evaluate", help="score a captioner: BLEU-1..4, ROUGE-L, CIDEr")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (Flickr8k layout) or COCO json")
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    p.add_argument("--model", metavar="BUNDLE")
+    p.add_argument("--beam", type=int, default=3, metavar="N")
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N photos")
+    p.add_argument("--output", metavar="FILE", help="write the scores (and captions) as JSON here")
+    p.add_argument("--update-card", action="store_true", help="write the scores into the bundle's MODEL_CARD.md")
+    return parser
+
+
+def _progress_printer(quiet: bool):
+    """Progress (count, rate, ETA) on stderr: a rewritten line on a terminal, else sparse lines."""
+    import time
+
+    last = [0.0]
+    tty = sys.stderr.isatty()
+
+    def show(pr):
+        now = time.monotonic()
+        if quiet or (not tty and pr.done < pr.total and now - last[0] < 5):
+            return
+        last[0] = now
+        eta = f", ETA {pr.eta_s:.0f}s" if pr.eta_s is not None and pr.done < pr.total else ""
+        fail = f", {pr.failed} failed" if pr.failed else ""
+        msg = f"{pr.done}/{pr.total} photos, {pr.rate:.1f}/s{eta}{fail}"
+        sys.stderr.write(("\r" + msg + " " * 8) if tty else msg + "\n")
+        if tty and pr.done >= pr.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _print_human(res, top: int) -> None:
+    print(res.path)
+    if res.error:
+        print(f"  error: {res.error}")
+        return
+    cap = res.caption
+    low = [t for t, p in zip(cap.tokens, cap.token_probs, strict=False) if p < 0.2]
+    print(f"  caption: {cap.caption}")
+    if low:
+        print(f"  unsure of: {', '.join(low)}")
+    tags = " ".join(h.tag for h in res.hashtags[:top])
+    print(f"  hashtags: {tags}" if tags else "  hashtags: (none)")
+
+
+def cmd_tag(args) -> int:
+    from .pipeline import Pipeline, TagOptions
+
+    if not 1 <= args.top <= 30:
+        raise _UsageError("--top must be between 1 and 30")
+    if args.beam < 1:
+        raise _UsageError("--beam must be at least 1")
+    opts = TagOptions(beam=args.beam, top_k=args.top, style=args.style, batch_size=args.batch_size)
+    pipe = Pipeline(model=args.model, library_dir=args.library, options=opts, use_library=not args.no_library)
+    failed = 0
+    try:
+        for res in pipe.tag_paths(args.paths, on_progress=_progress_printer(quiet=False)):
+            failed += 0 if res.ok else 1
+            if args.json:
+                print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
+            else:
+                _print_human(res, args.top)
+    finally:
+        pipe.close()
+    if pipe.library_warning:
+        print(f"hashlens: warning: {pipe.library_warning}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_feedback(args) -> int:
+    from .pipeline import Pipeline
+
+    if not (args.approve or args.reject or args.add or args.remove):
+        raise _UsageError("give at least one of --approve, --reject, --add, --remove")
+    pipe = Pipeline(library_dir=args.library)
+    try:
+        state = pipe.feedback(args.path, approve=args.approve, reject=args.reject, add=args.add,
+                              remove=args.remove)
+    finally:
+        pipe.close()
+    for tag, what in sorted(state.items()):
+        print(f"{tag}\t{what}")
+    return EXIT_OK
+
+
+def _open_library(folder):
+    from .library.store import TagLibrary
+    from .paths import data_dir
+
+    return TagLibrary.open(data_dir(folder))
+
+
+def cmd_library(args) -> int:
+    with _open_library(args.library) as lib:
+        if args.library_command == "stats":
+            stats = lib.stats()
+            if args.json:
+                print(json.dumps(stats))
+            else:
+                for k, v in stats.items():
+                    print(f"{k}: {v}")
+        elif args.library_command == "export":
+            lib.export_json(args.file)
+            print(f"exported the library to {args.file}", file=sys.stderr)
+        else:
+            report = lib.import_json(args.file)
+            print(json.dumps(report))
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .export.run import run_export
+
+    return run_export(args)
+
+
+def cmd_watch(args) -> int:
+    from .watch.headless import run_watch
+
+    return run_watch(args)
+
+
+def cmd_train(args) -> int:
+    from .captioning.train import run_training
+
+    return run_training(args)
+
+
+def cmd_evaluate(args) -> int:
+    from .captioning.evaluate import run_evaluation
+
+    return run_evaluation(args)
+
+
+def cmd_self_test(args) -> int:
+    from .selftest import run_self_test
+
+    return run_self_test()
+
+
+class _UsageError(Exception):
+    pass
+
+
+COMMANDS = {
+    "tag": cmd_tag,
+    "feedback": cmd_feedback,
+    "watch": cmd_watch,
+    "library": cmd_library,
+    "export": cmd_export,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .logsetup import setup_logging
+
+    setup_logging(args.verbose)
+    try:
+        if args.self_test:
+            return cmd_self_test(args)
+        if args.command is None:
+            from .ui.app import run_gui
+
+            return run_gui()
+        return COMMANDS[args.command](args)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"hashlens: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except HashlensError as exc:
+        print(f"hashlens: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("hashlens: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Photo -> caption -> hashtag candidates -> personal ranking.
+
+The one path the CLI, the GUI and the folder watcher all call. Heavy parts load on first use:
+the captioner (TensorFlow) when the first photo needs a caption, the library when it is first
+ranked against, so that `Pipeline(...)` itself is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import HashlensError, ImageLoadError, LibraryError
+from .fingerprint import content_hash
+from .imaging import iter_image_files, load_for_model
+from .results import PhotoResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TagOptions:
+    beam: int = 3
+    top_k: int = 30  # at most 30 hashtags per Instagram post
+    style: str = "joined"  # "joined" (#teddybear) or "underscored" (#teddy_bear)
+    batch_size: int = 16
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    failed: int
+    elapsed_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+
+@dataclass
+class _Loaded:
+    path: Path
+    pixels: np.ndarray | None
+    size: tuple[int, int]
+    digest: str
+    mtime: float
+    file_size: int
+    error: str | None
+
+
+def _load(path: Path, input_size: int) -> _Loaded:
+    try:
+        pixels, size = load_for_model(path, input_size)
+        st = path.stat()
+        return _Loaded(path, pixels, size, content_hash(path), st.st_mtime, st.st_size, None)
+    except ImageLoadError as exc:
+        return _Loaded(path, None, (0, 0), "", 0.0, 0, str(exc))
+    except OSError as exc:  # vanished between listing and reading, permissions, ...
+        return _Loaded(path, None, (0, 0), "", 0.0, 0, f"cannot read {path}: {exc.strerror or exc}")
+
+
+class Pipeline:
+    """Tags photos. Pass `captioner`/`library` to swap in fakes (tests) or shared instances."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        library_dir: str | os.PathLike | None = None,
+        options: TagOptions | None = None,
+        captioner=None,
+        library=None,
+        use_library: bool = True,
+    ):
+        self.model_path = model
+        self.library_dir = library_dir
+        self.options = options or TagOptions()
+        self._captioner = captioner
+        self._library = library
+        self.use_library = use_library
+        self.library_warning: str | None = None
+
+    # -- lazily loaded parts -------------------------------------------------------------
+    @property
+    def captioner(self):
+        if self._captioner is None:
+            from .captioning import load_captioner
+
+            self._captioner = load_captioner(self.model_path)
+        return self._captioner
+
+    @property
+    def library(self):
+        """The TagLibrary, or None when it is turned off or cannot be opened (warning kept)."""
+        if self._library is None and self.use_library and self.library_warning is None:
+            from .library.store import TagLibrary
+            from .paths import data_dir
+
+            try:
+                self._library = TagLibrary.open(data_dir(self.library_dir))
+            except LibraryError as exc:
+                self.library_warning = str(exc)
+                log.warning("tag library unavailable, suggestions are not personalised: %s", exc)
+        return self._library
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
+
+    # -- tagging -------------------------------------------------------------------------
+    def tag_photo(self, path: str | os.PathLike) -> PhotoResult:
+        return next(iter(self.tag_paths([path])))
+
+    def tag_paths(
+        self,
+        paths: Iterable[str | os.PathLike],
+        on_progress: Callable[[Progress], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[PhotoResult]:
+        """Tag photos and folders (recursive); yields one PhotoResult per photo, in order.
+
+        Decoding the next batch overlaps with captioning the current one. A photo that cannot
+        be read yields a result with `error` set and the run goes on.
+        """
+        import time
+
+        files = list(iter_image_files(paths))
+        total, done, failed = len(files), 0, 0
+        start = time.perf_counter()
+        bs = max(1, self.options.batch_size)
+        batches = [files[i : i + bs] for i in range(0, total, bs)]
+        size = self._input_size()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
+            pending = [pool.submit(lambda b=b: [_load(p, size) for p in b]) for b in batches[:1]]
+            for i in range(len(batches)):
+                if should_cancel and should_cancel():
+                    return
+                loaded = pending.pop(0).result()
+                if i + 1 < len(batches):
+                    nxt = batches[i + 1]
+                    pending.append(pool.submit(lambda b=nxt: [_load(p, size) for p in b]))
+                for result in self._tag_loaded(loaded):
+                    done += 1
+                    failed += 0 if result.ok else 1
+                    yield result
+                if on_progress:
+                    on_progress(Progress(done, total, failed, time.perf_counter() - start))
+
+    def _input_size(self) -> int:
+        return int(getattr(self.captioner, "input_size", 224))
+
+    def _tag_loaded(self, loaded: list[_Loaded]) -> list[PhotoResult]:
+        good = [x for x in loaded if x.error is None]
+        captions = {}
+        if good:
+            try:
+                batch = np.stack([x.pixels for x in good])
+                for x, cap in zip(good, self.captioner.caption_batch(batch, beam=self.options.beam), strict=True):
+                    captions[x.path] = cap
+            except HashlensError:
+                raise
+        out = []
+        for x in loaded:
+            if x.error is not None:
+                out.append(PhotoResult(path=str(x.path), error=x.error))
+                continue
+            res = PhotoResult(path=str(x.path), caption=captions[x.path], content_hash=x.digest, size=x.size)
+            res.hashtags = self.suggest(res)
+            self._remember(res, x)
+            out.append(res)
+        return out
+
+    def suggest(self, result: PhotoResult, chosen: tuple[str, ...] = ()) -> list:
+        """Hashtag candidates from the caption, ranked by the library when there is one."""
+        from .tagging import suggest_hashtags
+
+        cands = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2)
+        lib = self.library
+        if lib is None:
+            return cands[: self.options.top_k]
+        return lib.rank(cands, result.caption.embedding, content_hash=result.content_hash or None,
+                        chosen=chosen, limit=self.options.top_k)
+
+    def _remember(self, res: PhotoResult, x: _Loaded) -> None:
+        lib = self.library
+        if lib is None:
+            return
+        try:
+            lib.record_result(res, mtime=x.mtime, file_size=x.file_size,
+                              model_version=res.caption.model_version)
+        except LibraryError as exc:
+            self.library_warning = str(exc)
+            log.warning("could not record %s in the library: %s", res.path, exc)
+
+    # -- decisions -----------------------------------------------------------------------
+    def feedback(self, path: str | os.PathLike, approve=(), reject=(), add=(), remove=()) -> dict[str, str]:
+        """Record the user's decisions on a photo's tags; returns the photo's decisions now.
+
+        The photo is found by content, so it works after a move or rename.
+        """
+        from .tagging import normalize_tag
+
+        lib = self.library
+        if lib is None:
+            raise LibraryError(self.library_warning or "the tag library is turned off")
+        try:
+            digest = content_hash(path)
+        except OSError as exc:
+            raise HashlensError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+        def norm(tags):
+            out = []
+            for t in tags:
+                n = normalize_tag(t, style=self.options.style)
+                if n is None:
+                    raise HashlensError(f"{t!r} is not a valid hashtag (letters, digits and _ only)")
+                out.append(n)
+            return out
+
+        lib.record_decisions(digest, approve=norm(approve), reject=norm(reject), add=norm(add),
+                             remove=norm(remove))
+        return lib.decisions_for(digest)
