@@ -1,0 +1,182 @@
+"""From a CaptionResult to ranked HashtagSuggestions (see scoring.py for the score)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..results import CaptionResult, HashtagSuggestion
+from .imagenet_tags import ImagenetCandidate, imagenet_candidates
+from .phrases import Phrase, extract_phrases
+from .rules import (
+    MAX_TAGS_PER_POST,
+    check_style,
+    clean_word,
+    fold_plural,
+    is_poor_noun,
+    make_tag,
+    only_function_words,
+)
+from .scoring import (
+    HEAD_AGREEMENT,
+    SOURCE_WEIGHT,
+    attention_factor,
+    attention_peaks,
+    clamp,
+    decoder_confidence,
+    noisy_or,
+    specificity,
+)
+
+
+@dataclass
+class _Candidate:
+    key: str
+    words: tuple[str, ...]  # tag words after plural folding
+    source: str
+    score: float
+    parts: dict[str, float]
+    reason: str
+    token_indices: tuple[int, ...] = ()
+    source_words: tuple[str, ...] = ()
+    order: float = math.inf  # position in the caption, for ties
+    support: list[str] = field(default_factory=list)
+
+
+def _key(words: tuple[str, ...]) -> str:
+    return "".join(clean_word(w) for w in words)
+
+
+def phrase_tag_words(phrase: Phrase) -> tuple[str, ...] | None:
+    """The words of the tag a phrase makes (plural head folded), or None if it makes none:
+    a poor noun head (#top, #couple), only function words, or nothing left."""
+    words = fold_plural(phrase.words, phrase.postags)
+    if not words or only_function_words(words) or is_poor_noun(words[-1]):
+        return None
+    if not _key(words):
+        return None
+    return words
+
+
+def _caption_candidates(caption: CaptionResult) -> dict[str, _Candidate]:
+    tokens = list(caption.tokens)
+    peaks = attention_peaks(caption)
+    found: dict[str, _Candidate] = {}
+    for phrase in extract_phrases(tokens):
+        words = phrase_tag_words(phrase)
+        if words is None:
+            continue
+        conf = decoder_confidence(caption.token_probs, phrase.indices)
+        parts = {"model": 1.0 if conf is None else conf}
+        parts["source"] = SOURCE_WEIGHT["caption"]
+        parts["specificity"] = specificity(words)
+        score = parts["model"] * parts["source"] * parts["specificity"]
+        if peaks is not None:
+            parts["attention"] = peaks[phrase.head_index]
+            score *= attention_factor(parts["attention"])
+        cand = _Candidate(
+            key=_key(words),
+            words=words,
+            source="caption",
+            score=clamp(score),
+            parts=parts,
+            reason=f'from the caption: "{phrase.text}"',
+            token_indices=phrase.indices,
+            source_words=phrase.words,
+            order=phrase.indices[0] + 0.01 * (len(phrase.indices) == 1),
+        )
+        old = found.get(cand.key)
+        if old is None or cand.score > old.score:
+            found[cand.key] = cand
+    return found
+
+
+def _imagenet_candidate(c: ImagenetCandidate) -> _Candidate:
+    weight = SOURCE_WEIGHT["imagenet_" + c.kind]
+    spec = specificity(c.words)
+    label = c.labels[0]
+    if c.kind == "category":
+        reason = f'from the image classifier: "{label}" is a kind of {c.words[0]}'
+        if len(c.labels) > 1:
+            reason = (
+                f'from the image classifier: {len(c.labels)} kinds of {c.words[0]} ("{label}", ...)'
+            )
+    else:
+        reason = f'from the image classifier: "{label}" ({c.prob:.0%})'
+    return _Candidate(
+        key=c.key,
+        words=c.words,
+        source="imagenet",
+        score=clamp(c.prob * weight * spec),
+        parts={"classifier": c.prob, "source": weight, "specificity": spec},
+        reason=reason,
+        source_words=c.words,
+        support=list(c.labels),
+    )
+
+
+def _merge(found: dict[str, _Candidate], imagenet: list[_Candidate]) -> list[_Candidate]:
+    """Fold the classifier's candidates into the caption's: the same tag from both sources
+    is one candidate (noisy-OR); a caption phrase with the classifier's word as head gets part
+    of its support; the rest stay as classifier-only candidates."""
+    by_head: dict[str, float] = {}
+    head_label: dict[str, str] = {}
+    for cand in imagenet:
+        head = clean_word(cand.words[-1])
+        if cand.score > by_head.get(head, 0.0):
+            by_head[head], head_label[head] = cand.score, cand.support[0]
+    out = list(found.values())
+    for cand in imagenet:
+        same = found.get(cand.key)
+        if same is None:
+            if cand.key not in {c.key for c in out}:
+                out.append(cand)
+            continue
+        same.parts["imagenet"] = max(same.parts.get("imagenet", 0.0), cand.score)
+        same.score = clamp(noisy_or(same.score, cand.score))
+        same.reason += f'; the image classifier agrees ("{cand.support[0]}")'
+    for cand in found.values():
+        head = clean_word(cand.words[-1])
+        if len(cand.words) > 1 and head in by_head and "imagenet" not in cand.parts:
+            support = HEAD_AGREEMENT * by_head[head]
+            cand.parts["imagenet"] = support
+            cand.score = clamp(noisy_or(cand.score, support))
+            cand.reason += f'; the image classifier saw a {head} ("{head_label[head]}")'
+    return out
+
+
+def suggest_hashtags(
+    caption: CaptionResult, style: str = "joined", limit: int = MAX_TAGS_PER_POST
+) -> list[HashtagSuggestion]:
+    """Ranked hashtag candidates for a captioned photo, best first, at most `limit` (<= 30,
+    Instagram's cap per post)."""
+    check_style(style)
+    limit = max(0, min(int(limit), MAX_TAGS_PER_POST))
+    if limit == 0:
+        return []
+    found = _caption_candidates(caption)
+    imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
+    ranked = sorted(
+        _merge(found, imagenet), key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0))
+    )
+    out: list[HashtagSuggestion] = []
+    seen: set[str] = set()
+    for cand in ranked:
+        tag = make_tag(cand.words, style)
+        if tag is None or cand.key in seen:
+            continue
+        seen.add(cand.key)
+        out.append(
+            HashtagSuggestion(
+                tag=tag,
+                score=round(cand.score, 6),
+                source=cand.source,
+                token_indices=tuple(cand.token_indices),
+                words=tuple(cand.source_words),
+                parts={k: round(float(v), 6) for k, v in cand.parts.items()},
+                reason=cand.reason,
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out
