@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ FORMAT = "hashlens-captioner"
 FORMAT_VERSION = 1
 FILES = ("config.json", "vocab.json", "decoder.npz")
 DEFAULT_BUNDLE_NAME = "captioner"
+_MODEL_PREFIX = re.compile(r"^attention_decoder(_\d+)?/")
 
 
 def default_bundle_path() -> Path:
@@ -125,16 +127,24 @@ def read_bundle(folder: str | Path | None = None) -> BundleContents:
     return BundleContents(path, config, vocab, weights, meta)
 
 
+def weight_key(path: str) -> str:
+    """A variable's path without the model's own name ("attention_decoder_1/lstm/kernel" ->
+    "lstm/kernel"): Keras numbers model names per process, the layers inside stay put."""
+    return _MODEL_PREFIX.sub("", path, count=1)
+
+
 def model_weights(model) -> dict[str, np.ndarray]:
-    return {v.path: np.asarray(v.numpy()) for v in model.weights}
+    return {weight_key(v.path): np.asarray(v.numpy()) for v in model.weights}
 
 
 def load_weights_into(model, weights: dict[str, np.ndarray], where: str) -> None:
     """Assign by variable path; any missing or mis-shaped weight is a bundle error."""
+    weights = {weight_key(k): w for k, w in weights.items()}
     for v in model.weights:
-        if v.path not in weights:
-            raise ModelBundleError(f"{where} does not fit this model: no weights for {v.path}")
-        w = weights[v.path]
+        key = weight_key(v.path)
+        if key not in weights:
+            raise ModelBundleError(f"{where} does not fit this model: no weights for {key}")
+        w = weights[key]
         if tuple(w.shape) != tuple(v.shape):
             raise ModelBundleError(f"{where} does not fit this model: {v.path} has shape "
                                    f"{tuple(w.shape)}, expected {tuple(v.shape)}")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import HashlensError
 from ..paths import cache_dir
+from .bundle import weight_key
 from .config import DecoderConfig, TrainConfig
 from .datasets import CaptionDataset, load_dataset
 from .vocabulary import Vocabulary
@@ -102,7 +103,7 @@ class Trainer:
     def save_checkpoint(self, position: dict) -> None:
         ck = self.out / "checkpoint"
         ck.mkdir(parents=True, exist_ok=True)
-        arrays = {f"model/{v.path}": np.asarray(v.numpy()) for v in self.decoder.weights}
+        arrays = {f"model/{weight_key(v.path)}": np.asarray(v.numpy()) for v in self.decoder.weights}
         arrays.update({f"opt/{i}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
         tmp = ck / "state.tmp.npz"
         np.savez(tmp, **arrays)
@@ -115,8 +116,9 @@ class Trainer:
         if not (ck / "state.npz").exists() or not (ck / "position.json").exists():
             return None
         with np.load(ck / "state.npz") as z:
+            model = {weight_key(k[len("model/"):]): k for k in z.files if k.startswith("model/")}
             for v in self.decoder.weights:
-                v.assign(z[f"model/{v.path}"])
+                v.assign(z[model[weight_key(v.path)]])
             for i, v in enumerate(self.optimizer.variables):
                 v.assign(z[f"opt/{i}"])
         pos = json.loads((ck / "position.json").read_text())

@@ -1,0 +1,93 @@
+"""The `hashlens` command: help, JSON lines, exit codes, and no Qt/TensorFlow where not needed."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from desktop_app.cli import build_parser, main
+
+SUBCOMMANDS = ("tag", "feedback", "watch", "library", "export", "train", "evaluate")
+
+
+def test_help_documents_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert name in text
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        assert "usage: hashlens " + name in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["tag"])
+    assert exit_.value.code == 2
+    assert main(["tag", "--top", "99", "x.jpg"]) == 2
+    assert "--top" in capsys.readouterr().err
+
+
+def test_cli_imports_neither_qt_nor_tensorflow():
+    code = (
+        "import sys\n"
+        "from desktop_app.cli import build_parser, main\n"
+        "build_parser().format_help()\n"
+        "import desktop_app.pipeline, desktop_app.tagging, desktop_app.captioning\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture(scope="module")
+def random_bundle(tmp_path_factory):
+    """A bundle with untrained weights of the real shapes: exercises the real encoder path."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from desktop_app.captioning.bundle import model_weights, write_bundle
+    from desktop_app.captioning.config import DecoderConfig
+    from desktop_app.captioning.decoder import build_decoder
+    from desktop_app.captioning.vocabulary import Vocabulary
+
+    vocab = Vocabulary("a dog runs on the grass".split())
+    cfg = DecoderConfig(vocab_size=len(vocab), embed_dim=16, lstm_units=32, attention_units=16, max_len=6)
+    keras.utils.set_random_seed(3)
+    return write_bundle(tmp_path_factory.mktemp("m") / "bundle", cfg, vocab,
+                        model_weights(build_decoder(cfg)), meta={"model_version": "random"})
+
+
+def test_tag_json_on_a_folder_with_a_good_and_a_broken_photo(tmp_path, random_bundle, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (300, 200), (20, 120, 20)).save(folder / "good.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    code = main(["tag", "--json", "--no-library", "--model", str(random_bundle), str(folder)])
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert code == 1 and len(lines) == 2
+    rows = {json.loads(x)["path"].rsplit("/", 1)[1]: json.loads(x) for x in lines}
+    assert rows["broken.jpg"]["error"] and "broken.jpg" in rows["broken.jpg"]["error"]
+    good = rows["good.jpg"]
+    assert good["error"] is None and good["caption"] and good["tokens"]
+    assert set(good) >= {"path", "caption", "tokens", "hashtags", "error"}
+    for tag in good["hashtags"]:
+        assert tag["tag"].startswith("#") and 0.0 <= tag["score"] <= 1.0 and tag["source"]
+    assert "photos" in captured.err  # progress goes to stderr, never stdout
+
+
+def test_broken_model_bundle_is_a_clear_error(tmp_path, capsys):
+    Image.new("RGB", (10, 10)).save(tmp_path / "p.jpg")
+    (tmp_path / "model").mkdir()
+    assert main(["tag", "--no-library", "--model", str(tmp_path / "model"), str(tmp_path / "p.jpg")]) == 1
+    assert "incomplete" in capsys.readouterr().err
+
+
+def test_parser_builds_without_side_effects():
+    assert build_parser().prog == "hashlens"
