@@ -1,0 +1,88 @@
+"""`hashlens export`: write the approved hashtags of photos as Instagram text, txt, csv or XMP.
+
+Each photo is found in the library by its content (so a moved photo keeps its tags); photos
+the library has not seen, or has no approved tags for, are reported on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import HashlensError
+from ..fingerprint import content_hash
+from ..imaging import iter_image_files
+from .csv_txt import ExportRow, to_csv, to_txt
+from .instagram import instagram_text, kept_tags
+from .xmp import write_sidecar
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def collect_rows(library, paths) -> tuple[list[ExportRow], list[str]]:
+    """ExportRows for the photos under `paths`, and a warning per photo that has nothing."""
+    rows: list[ExportRow] = []
+    warnings: list[str] = []
+    for path in iter_image_files(paths):
+        try:
+            digest = content_hash(path)
+        except OSError as exc:
+            warnings.append(f"cannot read {path}: {exc.strerror or exc}")
+            continue
+        record = library.photo_by_hash(digest)
+        tags = kept_tags(library.decisions_for(digest))
+        if record is None and not tags:
+            warnings.append(f"{path}: not in the library yet (tag it first)")
+            continue
+        if not tags:
+            warnings.append(f"{path}: no approved hashtags")
+        caption = getattr(record, "caption", None) if record is not None else None
+        rows.append(ExportRow(str(path), caption, tags))
+    return rows, warnings
+
+
+def render(rows: list[ExportRow], fmt: str, with_caption: bool) -> str:
+    """The text of an instagram, txt or csv export."""
+    if fmt == "csv":
+        return to_csv(rows)
+    if fmt == "txt":
+        return to_txt(rows, with_caption)
+    if fmt == "instagram":
+        return "\n\n".join(instagram_text(r.tags, r.caption, with_caption) for r in rows) + "\n"
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def run_export(args) -> int:
+    from ..library.store import TagLibrary
+    from ..paths import data_dir
+
+    fmt = args.format
+    with TagLibrary.open(data_dir(getattr(args, "library", None))) as lib:
+        rows, warnings = collect_rows(lib, args.paths)
+    for w in warnings:
+        print(f"hashlens: {w}", file=sys.stderr)
+    if not rows:
+        print("hashlens: nothing to export", file=sys.stderr)
+        return EXIT_FAILED
+    if fmt == "xmp":
+        failed = 0
+        for r in rows:
+            if not r.tags:
+                continue
+            try:
+                out = write_sidecar(r.path, r.tags, r.caption if args.with_caption else None)
+                print(out)
+            except (OSError, ValueError) as exc:
+                failed += 1
+                print(f"hashlens: cannot write the sidecar of {r.path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED if failed else EXIT_OK
+    text = render(rows, fmt, args.with_caption)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
+        except OSError as exc:
+            raise HashlensError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        print(f"exported {len(rows)} photo(s) to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

@@ -1,0 +1,92 @@
+"""`hashlens` without a command: the desktop app.
+
+The window is shown before anything heavy happens: TensorFlow is imported by the model-loading
+worker, after the event loop has started (nothing here or in the modules it imports at start
+imports it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEME_ENV = "HASHLENS_THEME"  # light | dark: overrides the setting (screenshots, testing)
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    c = QColor
+    roles = {
+        QPalette.ColorRole.Window: c(37, 39, 43),
+        QPalette.ColorRole.WindowText: c(230, 230, 230),
+        QPalette.ColorRole.Base: c(28, 30, 33),
+        QPalette.ColorRole.AlternateBase: c(46, 49, 54),
+        QPalette.ColorRole.ToolTipBase: c(50, 52, 57),
+        QPalette.ColorRole.ToolTipText: c(235, 235, 235),
+        QPalette.ColorRole.PlaceholderText: c(150, 153, 160),
+        QPalette.ColorRole.Text: c(230, 230, 230),
+        QPalette.ColorRole.Button: c(50, 53, 58),
+        QPalette.ColorRole.ButtonText: c(230, 230, 230),
+        QPalette.ColorRole.BrightText: c(255, 90, 90),
+        QPalette.ColorRole.Highlight: c(47, 129, 247),
+        QPalette.ColorRole.HighlightedText: c(255, 255, 255),
+        QPalette.ColorRole.Link: c(88, 166, 255),
+        QPalette.ColorRole.Mid: c(80, 84, 90),
+        QPalette.ColorRole.Dark: c(20, 21, 23),
+    }
+    for role, colour in roles.items():
+        p.setColor(role, colour)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, c(120, 120, 120))
+    return p
+
+
+def system_is_dark() -> bool:
+    from PySide6.QtCore import Qt
+
+    hints = QGuiApplication.styleHints()
+    scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else Qt.ColorScheme.Unknown
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    # Unknown (e.g. a bare X server): judge by the default palette's window colour.
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def apply_theme(theme: str = "system") -> str:
+    """Fusion style with a light or dark palette; returns the one applied."""
+    app = QApplication.instance()
+    theme = os.environ.get(THEME_ENV, theme)
+    dark = system_is_dark() if theme == "system" else theme == "dark"
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    return "dark" if dark else "light"
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    from ..pipeline import Pipeline, TagOptions
+    from .settings import SettingsStore
+    from .window import MainWindow
+    from .workers import ThreadRunner
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("hashlens")
+    app.setOrganizationName("hashlens")
+    app.setDesktopFileName("hashlens")
+    store = SettingsStore()
+    settings = store.load()
+    apply_theme(settings.theme)
+    hints = QGuiApplication.styleHints()
+    if hasattr(hints, "colorSchemeChanged"):
+        hints.colorSchemeChanged.connect(lambda *_: apply_theme(store.load().theme))
+    pipeline = Pipeline(library_dir=settings.library_dir or None,
+                        options=TagOptions(beam=settings.beam, top_k=settings.top_k, style=settings.style))
+    window = MainWindow(pipeline, ThreadRunner(), store)
+    window.show()
+    QTimer.singleShot(0, window.start)  # model and library load after the window is up
+    return app.exec()

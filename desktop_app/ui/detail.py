@@ -1,0 +1,371 @@
+"""The photo detail panel: photo (with a word's attention), clickable caption, hashtag chips."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..imaging import open_photo
+from ..results import CaptionResult
+from .chips import ChipView, TagEntry
+from .grid import PhotoItem
+from .overlay import attention_overlay, combine_rows, to_qimage
+
+DISPLAY_SIDE = 1400  # the detail view's copy of a photo is at most this big
+PLAY_MS = 650
+
+
+def load_display_image(path) -> Image.Image:
+    """The photo, upright RGB, at most DISPLAY_SIDE on its long side (run in a worker)."""
+    img = open_photo(path, draft_size=(DISPLAY_SIDE, DISPLAY_SIDE))
+    img.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
+    return img
+
+
+def edited_caption(old: CaptionResult, text: str) -> CaptionResult:
+    """A CaptionResult for a caption the user typed.
+
+    Words that were in the model's caption keep their attention rows (first unused
+    occurrence); new words get a flat row, which the panel shows as "no attention map".
+    """
+    tokens = tuple(text.lower().split())
+    att = np.asarray(old.attention, dtype=np.float32)
+    cells = att.shape[1] if att.ndim == 2 else old.grid[0] * old.grid[1]
+    used: set[int] = set()
+    rows, probs = [], []
+    for tok in tokens:
+        j = next((k for k, t in enumerate(old.tokens) if t == tok and k not in used and k < len(att)), None)
+        if j is None:
+            rows.append(np.full(cells, 1.0 / cells, np.float32))
+            probs.append(1.0)
+        else:
+            used.add(j)
+            rows.append(att[j])
+            probs.append(float(old.token_probs[j]) if j < len(old.token_probs) else 1.0)
+    return replace(
+        old,
+        caption=" ".join(tokens),
+        tokens=tokens,
+        token_probs=tuple(probs),
+        attention=np.stack(rows) if rows else np.zeros((0, cells), np.float32),
+    )
+
+
+def caption_html(tokens, current: int | None, link_colour: str, muted: set[int] = frozenset()) -> str:
+    """The caption's words as links '#w<i>'; the current word highlighted."""
+    parts = []
+    for i, tok in enumerate(tokens):
+        word = html.escape(tok)
+        if i in muted:
+            parts.append(f"<span>{word}</span>")
+        elif i == current:
+            parts.append(f'<a href="#w{i}" style="text-decoration:none; background:{link_colour};'
+                         f' color:white; font-weight:bold">&nbsp;{word}&nbsp;</a>')
+        else:
+            parts.append(f'<a href="#w{i}" style="text-decoration:none; color:{link_colour}">{word}</a>')
+    return " ".join(parts)
+
+
+class PhotoCanvas(QWidget):
+    """The photo, fitted to the widget, or its attention composite for one word."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.photo: Image.Image | None = None
+        self.shown: QImage | None = None
+        self.message = ""
+        self.weights: np.ndarray | None = None
+        self.setMinimumSize(240, 180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_photo(self, img: Image.Image | None, message: str = "") -> None:
+        self.photo, self.message, self.weights = img, message, None
+        self.shown = to_qimage(img) if img is not None else None
+        self.update()
+
+    def set_weights(self, weights: np.ndarray | None) -> None:
+        """Overlay one word's attention grid (None: the plain photo)."""
+        self.weights = weights
+        if self.photo is not None:
+            self.shown = to_qimage(attention_overlay(self.photo, weights) if weights is not None else self.photo)
+        self.update()
+
+    def image_rect(self) -> QRect:
+        if self.shown is None:
+            return QRect()
+        s = self.shown.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect((self.width() - s.width()) // 2, (self.height() - s.height()) // 2, s.width(), s.height())
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if self.shown is not None:
+            p.drawImage(self.image_rect(), self.shown)
+        else:
+            p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            p.drawText(self.rect().adjusted(12, 12, -12, -12),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        p.end()
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 420)
+
+
+class DetailPanel(QWidget):
+    """Shows one PhotoItem. Emits what the user does; the window talks to the pipeline."""
+
+    decide = Signal(str, str)  # tag, approve | reject | remove
+    addTag = Signal(str)
+    orderChanged = Signal(list)
+    captionEdited = Signal(str)
+    copyRequested = Signal()
+    exportRequested = Signal()
+
+    def __init__(self, known_tags=None, parent=None):
+        super().__init__(parent)
+        self.item: PhotoItem | None = None
+        self.current_word: int | None = None
+        self.canvas = PhotoCanvas()
+
+        self.play = QToolButton(text="▶")
+        self.play.setToolTip("Walk through the caption word by word")
+        self.play.setCheckable(True)
+        self.play.toggled.connect(self._toggle_play)
+        self.caption = QLabel()
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                             | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.caption.linkActivated.connect(self._link)
+        self.caption.setToolTip("Click a word to see where the model looked")
+        f = self.caption.font()
+        f.setPointSizeF(f.pointSizeF() * 1.35)
+        self.caption.setFont(f)
+        self.caption_edit = QLineEdit()
+        self.caption_edit.setFont(f)
+        self.caption_edit.returnPressed.connect(self._finish_edit)
+        self.caption_stack = QStackedWidget()
+        self.caption_stack.addWidget(self.caption)
+        self.caption_stack.addWidget(self.caption_edit)
+        self.caption_stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.edit = QToolButton(text="✎")
+        self.edit.setToolTip("Edit the caption (Enter to keep, Esc to cancel)")
+        self.edit.clicked.connect(self._start_edit)
+        cap_row = QHBoxLayout()
+        cap_row.addWidget(self.play, 0, Qt.AlignmentFlag.AlignTop)
+        cap_row.addWidget(self.caption_stack, 1)
+        cap_row.addWidget(self.edit, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        self.chips = ChipView()
+        self.chips.decide.connect(self.decide)
+        self.chips.picked.connect(self.show_tag)
+        self.chips.orderChanged.connect(self.orderChanged)
+        self.entry = TagEntry(known_tags)
+        self.entry.returnPressed.connect(self._add)
+        self.add = add = QPushButton("Add")
+        add.clicked.connect(self._add)
+        self.copy = QPushButton("Copy for Instagram")
+        self.copy.setToolTip("The approved hashtags (at most 30) as one line on the clipboard (Ctrl+C)")
+        self.copy.clicked.connect(self.copyRequested)
+        self.export = QPushButton("Export…")
+        self.export.clicked.connect(self.exportRequested)
+        self.counter = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(self.entry, 1)
+        row.addWidget(add)
+        row.addSpacing(12)
+        row.addWidget(self.counter)
+        row.addWidget(self.copy)
+        row.addWidget(self.export)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addWidget(self.canvas, 6)
+        lay.addLayout(cap_row)
+        lay.addWidget(self.hint)
+        lay.addWidget(self.chips, 1)
+        lay.addLayout(row)
+
+        self.timer = QTimer(self, interval=PLAY_MS)
+        self.timer.timeout.connect(self._step)
+        self.show_item(None)
+
+    # -- showing -----------------------------------------------------------------------
+    def _link_colour(self) -> str:
+        return self.palette().color(QPalette.ColorRole.Highlight).name()
+
+    def tokens(self) -> tuple[str, ...]:
+        res = self.item.result if self.item else None
+        return res.caption.tokens if res is not None and res.caption is not None else ()
+
+    def show_item(self, item: PhotoItem | None, photo: Image.Image | None = None) -> None:
+        """Show `item`; `photo` is its display image when already loaded (else set later)."""
+        same = item is not None and self.item is not None and item.path == self.item.path
+        self.item = item
+        self.play.setChecked(False)
+        self.caption_stack.setCurrentIndex(0)
+        if not same:
+            self.current_word = None
+            self.canvas.set_photo(photo, self._photo_message(item))
+        self.refresh()
+
+    def _photo_message(self, item: PhotoItem | None) -> str:
+        if item is None:
+            return "Select a photo to see its caption and hashtags."
+        if item.error:
+            return f"⚠ {item.error}"
+        return "Loading…"
+
+    def set_photo(self, path, img: Image.Image | None, error: str | None = None) -> None:
+        if self.item is None or self.item.path != path:
+            return
+        self.canvas.set_photo(img, f"⚠ {error}" if error else "")
+        if self.current_word is not None:
+            self.select_word(self.current_word)
+
+    def refresh(self) -> None:
+        """Re-read the item (caption, chips, counts) after a change."""
+        it = self.item
+        res = it.result if it else None
+        has = res is not None and res.caption is not None
+        for w in (self.play, self.edit, self.entry, self.add, self.copy, self.export):
+            w.setEnabled(has)
+        if it is None:
+            self.caption.setText("")
+            self.hint.setText("")
+            self.chips.set_tags([], {})
+            self.counter.setText("")
+            return
+        if not has:
+            self.caption.setText(f"<i>{html.escape(it.error or it.status.value + '…')}</i>")
+            self.hint.setText("")
+            self.chips.set_tags([], {})
+            self.counter.setText("")
+            return
+        self._render_caption()
+        self.chips.set_tags(res.hashtags, it.decisions, it.order)
+        self.update_counts()
+        if it.caption and it.caption != res.caption.caption:
+            self.hint.setText("Caption edited; words you typed have no attention map.")
+        else:
+            self.hint.setText("Click a word or a hashtag to see where the model looked. "
+                              "A / R approve or reject the focused tag.")
+
+    def update_counts(self) -> None:
+        n = len(self.item.kept()) if self.item else 0
+        self.counter.setText(f"{min(n, 30)}/30 approved" if n <= 30 else f"{n} approved (first 30 copied)")
+
+    def set_states(self, decisions: dict[str, str]) -> None:
+        self.chips.set_states(decisions)
+        self.update_counts()
+
+    def _muted(self) -> set[int]:
+        res = self.item.result if self.item else None
+        if res is None or res.caption is None:
+            return set()
+        att = np.asarray(res.caption.attention)
+        return {i for i in range(len(res.caption.tokens)) if i >= len(att) or not np.isfinite(att[i]).all()
+                or float(np.ptp(att[i])) == 0.0}
+
+    def _render_caption(self) -> None:
+        self.caption.setText(caption_html(self.tokens(), self.current_word, self._link_colour(), self._muted()))
+
+    # -- attention ---------------------------------------------------------------------
+    def _link(self, href: str) -> None:
+        if href.startswith("#w"):
+            self.select_word(int(href[2:]))
+
+    def select_word(self, index: int | None) -> None:
+        """Overlay the attention of caption word `index` (None: the plain photo)."""
+        res = self.item.result if self.item else None
+        if res is None or res.caption is None or index is None or not 0 <= index < len(res.caption.tokens):
+            self.current_word = None
+            self.canvas.set_weights(None)
+        else:
+            self.current_word = index
+            self.canvas.set_weights(None if index in self._muted() else res.caption.attention_map(index))
+        if res is not None and res.caption is not None:
+            self._render_caption()
+
+    def show_tag(self, tag: str) -> None:
+        """Overlay the attention of the words a hashtag came from (if it came from the caption)."""
+        res = self.item.result if self.item else None
+        if res is None or res.caption is None:
+            return
+        sug = next((h for h in res.hashtags if h.tag == tag), None)
+        idx = [i for i in (sug.token_indices if sug else ()) if i not in self._muted()]
+        cap = res.caption
+        weights = combine_rows(np.asarray(cap.attention), idx, cap.grid) if idx else None
+        self.current_word = idx[0] if len(idx) == 1 else None
+        self.canvas.set_weights(weights)
+        self._render_caption()
+        if weights is None:
+            self.hint.setText(f"{tag} does not come from a caption word, so it has no attention map.")
+        else:
+            words = " ".join(res.caption.tokens[i] for i in idx)
+            self.hint.setText(f"{tag}: where the model looked for “{words}”.")
+
+    def _toggle_play(self, on: bool) -> None:
+        self.play.setText("⏸" if on else "▶")
+        if on and self.tokens():
+            if self.current_word is None or self.current_word >= len(self.tokens()) - 1:
+                self.current_word = -1
+            self._step()
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _step(self) -> None:
+        n = len(self.tokens())
+        nxt = (self.current_word if self.current_word is not None else -1) + 1
+        if nxt >= n:
+            self.play.setChecked(False)
+            return
+        self.select_word(nxt)
+
+    # -- editing -----------------------------------------------------------------------
+    def _start_edit(self) -> None:
+        if self.item is None:
+            return
+        self.caption_edit.setText(self.item.caption or " ".join(self.tokens()))
+        self.caption_stack.setCurrentIndex(1)
+        self.caption_edit.setFocus()
+        self.caption_edit.selectAll()
+
+    def _finish_edit(self) -> None:
+        text = " ".join(self.caption_edit.text().split())
+        self.caption_stack.setCurrentIndex(0)
+        if text and self.item is not None and text != (self.item.caption or ""):
+            self.captionEdited.emit(text)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.caption_stack.currentIndex() == 1:
+            self.caption_stack.setCurrentIndex(0)
+            return
+        super().keyPressEvent(event)
+
+    def _add(self) -> None:
+        text = self.entry.text().strip()
+        if text:
+            self.addTag.emit(text)
+            self.entry.clear()

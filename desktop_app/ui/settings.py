@@ -1,0 +1,160 @@
+"""Persisted settings: a pure dataclass, loaded from and saved to QSettings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+STYLES = ("joined", "underscored")
+THEMES = ("system", "light", "dark")
+
+
+@dataclass
+class AppSettings:
+    style: str = "joined"  # #teddybear or #teddy_bear
+    top_k: int = 30  # hashtags suggested per photo (Instagram allows 30)
+    beam: int = 3  # beam width; 1 = greedy
+    watched_folders: list[str] = field(default_factory=list)
+    library_dir: str = ""  # "" = the default ($HASHLENS_HOME or the platform data dir)
+    with_caption: bool = False  # "Copy for Instagram" puts the caption first
+    theme: str = "system"
+
+    def validated(self) -> AppSettings:
+        """A copy with every value in range (settings files get hand-edited)."""
+        return AppSettings(
+            style=self.style if self.style in STYLES else "joined",
+            top_k=min(30, max(1, int(self.top_k))),
+            beam=min(10, max(1, int(self.beam))),
+            watched_folders=[str(f) for f in self.watched_folders if str(f).strip()],
+            library_dir=str(self.library_dir or ""),
+            with_caption=bool(self.with_caption),
+            theme=self.theme if self.theme in THEMES else "system",
+        )
+
+
+def _coerce(value, default):
+    if isinstance(default, bool):
+        return value in (True, "true", "True", "1", 1) if not isinstance(value, bool) else value
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return default
+    if isinstance(default, list):
+        if value in (None, ""):
+            return []
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return str(value) if value is not None else default
+
+
+class SettingsStore:
+    """Reads and writes AppSettings in a QSettings (the platform's place, or a file in tests)."""
+
+    def __init__(self, qsettings: QSettings | None = None):
+        self.q = qsettings or QSettings("hashlens", "hashlens")
+
+    def load(self) -> AppSettings:
+        base = AppSettings()
+        values = {}
+        for f in fields(AppSettings):
+            default = getattr(base, f.name)
+            values[f.name] = _coerce(self.q.value(f.name, default), default)
+        return AppSettings(**values).validated()
+
+    def save(self, s: AppSettings) -> None:
+        for k, v in asdict(s.validated()).items():
+            self.q.setValue(k, v)
+        self.q.sync()
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        form = QFormLayout()
+        self.style = QComboBox()
+        self.style.addItem("#teddybear (joined)", "joined")
+        self.style.addItem("#teddy_bear (underscored)", "underscored")
+        self.style.setCurrentIndex(max(0, self.style.findData(settings.style)))
+        form.addRow("Hashtag style", self.style)
+        self.top_k = QSpinBox(minimum=1, maximum=30, value=settings.top_k)
+        form.addRow("Hashtags per photo", self.top_k)
+        self.beam = QSpinBox(minimum=1, maximum=10, value=settings.beam)
+        self.beam.setToolTip("Captions searched in parallel: 1 is fastest, 3-5 gives better captions")
+        form.addRow("Beam width", self.beam)
+        self.with_caption = QCheckBox("Put the caption before the hashtags")
+        self.with_caption.setChecked(settings.with_caption)
+        form.addRow("Copy for Instagram", self.with_caption)
+        self.theme = QComboBox()
+        for t in THEMES:
+            self.theme.addItem(t.capitalize() if t != "system" else "Follow the system", t)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        form.addRow("Theme", self.theme)
+
+        lib_row = QHBoxLayout()
+        self.library_dir = QLineEdit(settings.library_dir)
+        self.library_dir.setPlaceholderText("default location")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_library)
+        lib_row.addWidget(self.library_dir)
+        lib_row.addWidget(browse)
+        form.addRow("Library folder", lib_row)
+
+        self.folders = QListWidget()
+        self.folders.addItems(settings.watched_folders)
+        self.folders.setMaximumHeight(90)
+        fbtn = QHBoxLayout()
+        add, rem = QPushButton("Add folder…"), QPushButton("Remove")
+        add.clicked.connect(self._add_folder)
+        rem.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()])
+        fbtn.addWidget(add)
+        fbtn.addWidget(rem)
+        fbtn.addStretch()
+        box = QVBoxLayout()
+        box.addWidget(self.folders)
+        box.addLayout(fbtn)
+        form.addRow("Watched folders", box)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        outer = QVBoxLayout(self)
+        outer.addLayout(form)
+        outer.addWidget(buttons)
+
+    def _browse_library(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Library folder", self.library_dir.text())
+        if d:
+            self.library_dir.setText(d)
+
+    def _add_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Watch folder")
+        if d:
+            self.folders.addItem(d)
+
+    def value(self) -> AppSettings:
+        return AppSettings(
+            style=self.style.currentData(),
+            top_k=self.top_k.value(),
+            beam=self.beam.value(),
+            watched_folders=[self.folders.item(i).text() for i in range(self.folders.count())],
+            library_dir=self.library_dir.text().strip(),
+            with_caption=self.with_caption.isChecked(),
+            theme=self.theme.currentData(),
+        ).validated()

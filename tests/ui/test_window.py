@@ -1,0 +1,293 @@
+"""The main window, driven offscreen with a synchronous runner and a fake captioner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication
+
+from desktop_app.errors import ModelBundleError
+from desktop_app.pipeline import Pipeline
+from desktop_app.ui.grid import Status
+from desktop_app.ui.window import PAGE_EMPTY, PAGE_LIBRARY, PAGE_PHOTOS
+
+from .fakes import FakeCaptioner, make_photos
+
+
+def drop(window, paths) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def ready_window(window, photos):
+    drop(window, [photos[0].parent])
+    window.grid.select_row(window.model.row_of(photos[0]))
+    return window.current_item()
+
+
+def test_empty_state_then_drop_a_folder_produces_results(window, photos):
+    assert window.pages.currentIndex() == PAGE_EMPTY
+    drop(window, [photos[0].parent])
+    assert window.pages.currentIndex() == PAGE_PHOTOS
+    items = {it.path.name: it for it in window.model.items}
+    assert set(items) == {"photo0.jpg", "photo1.jpg", "broken.jpg"}
+    for name in ("photo0.jpg", "photo1.jpg"):
+        it = items[name]
+        assert it.status == Status.READY
+        assert it.caption == "a teddy bear sitting on a wooden bench"
+        assert "#teddybear" in [h.tag for h in it.result.hashtags]
+        assert it.thumb is not None and not it.thumb.isNull()
+    assert items["broken.jpg"].status == Status.ERROR
+    assert "truncated" in items["broken.jpg"].error
+    assert items["broken.jpg"].thumb_failed
+    assert not window.progress.isVisible()  # the batch is over
+
+
+def test_dropping_the_same_photos_again_adds_nothing(window, photos):
+    drop(window, photos)
+    drop(window, photos[:1])
+    assert len(window.model.items) == 3
+
+
+def test_dropped_single_file_and_detail_shows_caption(window, photos):
+    drop(window, [photos[1]])
+    assert [it.path.name for it in window.model.items] == ["photo1.jpg"]
+    assert window.detail.item is window.model.items[0]
+    assert "teddy" in window.detail.caption.text()
+    assert window.detail.chips.tags()[0] == "#teddybear"
+    assert window.detail.canvas.photo is not None
+
+
+def test_approve_and_reject_reach_the_library(window, photos, library):
+    it = ready_window(window, photos)
+    window.decide("#teddybear", "approve")
+    window.decide("#bench", "reject")
+    digest = it.result.content_hash
+    assert library.decisions_for(digest) == {"#teddybear": "approved", "#bench": "rejected"}
+    assert it.status == Status.APPROVED
+    assert window.detail.chips.state_of("#teddybear") == "approved"
+    window.decide("#teddybear", "remove")
+    assert library.decisions_for(digest)["#teddybear"] == "removed"
+    assert it.status == Status.READY
+
+
+def test_keyboard_a_and_r_act_on_the_focused_tag(window, qtbot, photos, library):
+    it = ready_window(window, photos)
+    chips = window.detail.chips
+    chips.setCurrentIndex(chips.index_of("#woodenbench"))
+    window.activateWindow()
+    chips.setFocus()
+    qtbot.keyClick(chips, Qt.Key.Key_A)
+    assert library.decisions_for(it.result.content_hash).get("#woodenbench") == "approved"
+    # focus moved on to the next undecided tag
+    assert chips.focused_tag() == "#bench"
+    qtbot.keyClick(chips, Qt.Key.Key_R)
+    assert library.decisions_for(it.result.content_hash).get("#bench") == "rejected"
+
+
+def test_arrow_keys_move_between_photos(window, qtbot, photos):
+    drop(window, [photos[0].parent])
+    window.grid.select_row(0)
+    window.grid.setFocus()
+    first = window.current_item()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.current_item() is not first
+    assert window.detail.item is window.current_item()
+
+
+def test_copy_for_instagram_text(window, photos, qtbot):
+    it = ready_window(window, photos)
+    window.decide("#woodenbench", "approve")
+    window.decide("#teddybear", "approve")
+    window.add_tag("Dogs of Instagram!")
+    window.decide("#bench", "reject")
+    QGuiApplication.clipboard().clear()
+    window.copy_for_instagram()
+    # the chip order (ranking), then the hand-added tag; rejected tags never
+    assert QGuiApplication.clipboard().text() == "#teddybear #woodenbench #dogsofinstagram"
+    window.settings.with_caption = True
+    assert window.instagram_text(it) == (
+        "A teddy bear sitting on a wooden bench.\n\n#teddybear #woodenbench #dogsofinstagram")
+
+
+def test_ctrl_c_copies_and_reorder_changes_the_order(window, photos, qtbot):
+    ready_window(window, photos)
+    window.decide("#teddybear", "approve")
+    window.decide("#bench", "approve")
+    chips = window.detail.chips
+    chips.setCurrentIndex(chips.index_of("#bench"))
+    chips.setFocus()
+    qtbot.keyClick(chips, Qt.Key.Key_Left, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(chips, Qt.Key.Key_Left, Qt.KeyboardModifier.ControlModifier)
+    assert chips.tags()[0] == "#bench"
+    window.grid.setFocus()
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(window.grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "#bench #teddybear"
+
+
+def test_at_most_30_hashtags_are_copied(window, photos):
+    it = ready_window(window, photos)
+    window.pipeline.library.record_decisions(it.result.content_hash, add=[f"#tag{i:02d}" for i in range(35)])
+    it.decisions = window.pipeline.library.decisions_for(it.result.content_hash)
+    text = window.instagram_text(it)
+    assert len(text.split()) == 30
+    assert text.startswith("#tag00 ")
+
+
+def test_delete_removes_from_batch_not_disk(window, qtbot, photos):
+    drop(window, [photos[0].parent])
+    window.grid.select_row(window.model.row_of(photos[0]))
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
+    assert window.model.row_of(photos[0]) == -1
+    assert len(window.model.items) == 2
+    assert photos[0].exists()
+
+
+def test_clicking_a_word_overlays_its_attention(window, photos, qtbot):
+    it = ready_window(window, photos)
+    canvas = window.detail.canvas
+    plain = canvas.grab().toImage()
+    window.detail.caption.linkActivated.emit("#w2")  # "bear"
+    assert window.detail.current_word == 2
+    np.testing.assert_allclose(canvas.weights, it.result.caption.attention_map(2))
+    shaded = canvas.grab().toImage()
+    assert shaded != plain
+    assert "background" in window.detail.caption.text()  # the word is highlighted
+    window.detail.show_tag("#teddybear")  # a hashtag: the mean of its words' maps
+    expected = it.result.caption.attention[[1, 2]].mean(axis=0).reshape(7, 7)
+    np.testing.assert_allclose(canvas.weights, expected, rtol=1e-5)
+
+
+def test_play_walks_through_the_caption(window, photos, qtbot):
+    it = ready_window(window, photos)
+    d = window.detail
+    d.timer.setInterval(5)
+    d.play.setChecked(True)
+    assert d.current_word == 0
+    qtbot.waitUntil(lambda: not d.play.isChecked(), timeout=3000)
+    assert d.current_word == len(it.result.caption.tokens) - 1
+
+
+def test_editing_the_caption_resuggests(window, photos):
+    it = ready_window(window, photos)
+    window.edit_caption("a brown teddy bear in the snow")
+    assert it.caption == "a brown teddy bear in the snow"
+    tags = [h.tag for h in it.result.hashtags]
+    assert "#snow" in tags and "#woodenbench" not in tags
+    window.decide("#snow", "approve")
+    window.settings.with_caption = True
+    assert window.instagram_text(it).startswith("A brown teddy bear in the snow.\n\n#snow")
+    # unchanged words keep their attention rows; new words have none (muted)
+    assert 0 in window.detail._muted() or 1 in window.detail._muted()
+
+
+def test_export_txt_csv_and_xmp(window, photos, tmp_path):
+    ready_window(window, photos)
+    window.decide("#teddybear", "approve")
+    out = tmp_path / "tags.csv"
+    window.export_to(str(out), "csv")
+    assert "#teddybear" in out.read_text()
+    window.export_to(str(tmp_path / "tags.txt"), "txt")
+    assert (tmp_path / "tags.txt").read_text() == "#teddybear\n"
+    (sidecar,) = window.export_to("", "xmp")
+    assert sidecar == photos[0].with_name("photo0.jpg.xmp")
+    assert "<rdf:li>teddybear</rdf:li>" in sidecar.read_text()
+
+
+def test_library_view_shows_preferences_and_edits_rules(window, photos, library):
+    ready_window(window, photos)
+    window.decide("#teddybear", "approve")
+    window.show_page("library")
+    assert window.pages.currentIndex() == PAGE_LIBRARY
+    view = window.library_view
+    assert view.prefs.item(0, 0).text() == "#teddybear"
+    assert view.prefs.item(0, 2).data(Qt.ItemDataRole.DisplayRole) == 1
+    view.blocked.entry.setText("Bench")
+    view.blocked.add.click()
+    view.always.entry.setText("#nofilter")
+    view.always.add.click()
+    view.alias.setText("#teddy")
+    view.canonical.setText("#teddybear")
+    view.canonical.returnPressed.emit()
+    rules = library.rules()
+    assert rules["blocked"] == ["#bench"]
+    assert rules["always"] == ["#nofilter"]
+    assert rules["synonyms"] == {"#teddy": "#teddybear"}
+    assert view.blocked.list.count() == 1 and view.synonyms.rowCount() == 1
+    view.always.list.item(0).setSelected(True)
+    view.always.remove.click()
+    assert library.rules()["always"] == []
+    view.blocked.entry.setText("!!!")
+    view.blocked.add.click()
+    assert view.error.isVisibleTo(view) and "not a valid hashtag" in view.error.text()
+
+
+def test_model_missing_is_shown_not_crashed(qtbot, library, settings_store, tmp_path):
+    from desktop_app.ui.thumbnails import ThumbnailCache
+    from desktop_app.ui.window import MainWindow
+    from desktop_app.ui.workers import SyncRunner
+
+    class NoModel(Pipeline):
+        @property
+        def captioner(self):
+            raise ModelBundleError("no model bundle at model_assets/captioner")
+
+    win = MainWindow(NoModel(library=library), SyncRunner(), settings_store, ThumbnailCache(tmp_path / "t"))
+    qtbot.addWidget(win)
+    win.start()
+    assert win.model_state == "failed"
+    assert win.banner.isVisibleTo(win) and "could not be loaded" in win.banner.label.text()
+    assert "missing" in win.device_label.text()
+    photos = make_photos(tmp_path / "p", 1)
+    drop(win, photos)
+    (it,) = win.model.items
+    assert it.status == Status.ERROR and "no model bundle" in it.error
+    assert it.thumb is not None  # the photo still gets a thumbnail
+
+
+def test_unavailable_library_is_shown_and_decisions_refused(qtbot, settings_store, tmp_path):
+    from desktop_app.ui.thumbnails import ThumbnailCache
+    from desktop_app.ui.window import MainWindow
+    from desktop_app.ui.workers import SyncRunner
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    pipe = Pipeline(captioner=FakeCaptioner(), library_dir=blocker / "lib")
+    win = MainWindow(pipe, SyncRunner(), settings_store, ThumbnailCache(tmp_path / "t"))
+    qtbot.addWidget(win)
+    win.start()
+    assert win.banner.isVisibleTo(win) and "unavailable" in win.banner.label.text()
+    photos = make_photos(tmp_path / "p", 1)
+    drop(win, photos)
+    win.grid.select_row(0)
+    it = win.current_item()
+    assert it.status == Status.READY  # tagged without personalisation
+    win.decide(it.result.hashtags[0].tag, "approve")
+    assert "not saved" in win.banner.label.text()
+
+
+def test_settings_persist_and_apply(window, settings_store):
+    from desktop_app.ui.settings import AppSettings
+
+    s = AppSettings(style="underscored", top_k=12, beam=5, watched_folders=["/tmp/x"], with_caption=True)
+    window.apply_settings(s)
+    assert window.pipeline.options.style == "underscored" and window.pipeline.options.top_k == 12
+    again = settings_store.load()
+    assert again == s.validated()
+
+
+def test_window_module_does_not_import_tensorflow():
+    code = ("import sys; import desktop_app.ui.app, desktop_app.ui.window; "
+            "sys.exit(1 if 'tensorflow' in sys.modules else 0)")
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
+
