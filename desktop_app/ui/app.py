@@ -83,7 +83,10 @@ def run_gui(argv: list[str] | None = None) -> int:
     apply_theme(settings.theme)
     hints = QGuiApplication.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
-        hints.colorSchemeChanged.connect(lambda *_: apply_theme(store.load().theme))
+        def follow_system(*_args) -> None:  # slots return None (PySide and returned bools: see chips)
+            apply_theme(store.load().theme)
+
+        hints.colorSchemeChanged.connect(follow_system)
     pipeline = Pipeline(library_dir=settings.library_dir or None,
                         options=TagOptions(beam=settings.beam, top_k=settings.top_k, style=settings.style))
     window = MainWindow(pipeline, ThreadRunner(), store)

@@ -170,13 +170,26 @@ class ChipView(QListView):
         self.setDropIndicatorShown(True)
         self.viewport().setAutoFillBackground(False)
         self._emit_later = QTimer(self, singleShot=True, interval=0)
-        self._emit_later.timeout.connect(lambda: self.orderChanged.emit(self.tags()))
-        self.chips.rowsMoved.connect(lambda *a: self._emit_later.start())
-        self.chips.rowsRemoved.connect(lambda *a: self._dropped())
+        # Every Python slot here returns None: a slot returning a bool (e.g. `signal.emit(...)`
+        # from a lambda) corrupted the refcount of True/False in PySide6 6.12 and aborted
+        # the interpreter at exit.
+        self._emit_later.timeout.connect(self._emit_order)
+        self.chips.rowsMoved.connect(self._moved)
+        self.chips.rowsRemoved.connect(self._dropped)
         self._loading = False
-        self.selectionModel().currentRowChanged.connect(lambda cur, _p: cur.isValid() and self.picked.emit(str(cur.data(TagRole))))
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
 
-    def _dropped(self) -> None:
+    def _emit_order(self) -> None:
+        self.orderChanged.emit(self.tags())
+
+    def _moved(self, *_args) -> None:
+        self._emit_later.start()
+
+    def _current_changed(self, cur, _prev) -> None:
+        if cur.isValid():
+            self.picked.emit(str(cur.data(TagRole)))
+
+    def _dropped(self, *_args) -> None:
         if not self._loading:
             self._emit_later.start()
 

@@ -160,6 +160,7 @@ class DetailPanel(QWidget):
         self.caption_edit = QLineEdit()
         self.caption_edit.setFont(f)
         self.caption_edit.returnPressed.connect(self._finish_edit)
+        self.caption_edit.setAcceptDrops(False)  # dropped photos go to the window
         self.caption_stack = QStackedWidget()
         self.caption_stack.addWidget(self.caption)
         self.caption_stack.addWidget(self.caption_edit)
@@ -182,6 +183,7 @@ class DetailPanel(QWidget):
         self.chips.orderChanged.connect(self.orderChanged)
         self.entry = TagEntry(known_tags)
         self.entry.returnPressed.connect(self._add)
+        self.entry.setAcceptDrops(False)
         self.add = add = QPushButton("Add")
         add.clicked.connect(self._add)
         self.copy = QPushButton("Copy for Instagram")

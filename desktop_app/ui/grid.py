@@ -215,9 +215,10 @@ class PhotoGrid(QListView):
         self.setDragEnabled(False)
         self.setAcceptDrops(False)  # the window takes drops
         self.setMinimumWidth(CELL.width() + 30)
-        self.selectionModel().currentRowChanged.connect(
-            lambda cur, _prev: self.currentRowChanged.emit(cur.row() if cur.isValid() else -1)
-        )
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
+
+    def _current_changed(self, cur, _prev) -> None:
+        self.currentRowChanged.emit(cur.row() if cur.isValid() else -1)
 
     def current_row(self) -> int:
         idx = self.currentIndex()

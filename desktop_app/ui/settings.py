@@ -122,7 +122,7 @@ class SettingsDialog(QDialog):
         fbtn = QHBoxLayout()
         add, rem = QPushButton("Add folder…"), QPushButton("Remove")
         add.clicked.connect(self._add_folder)
-        rem.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()])
+        rem.clicked.connect(self._remove_folders)
         fbtn.addWidget(add)
         fbtn.addWidget(rem)
         fbtn.addStretch()
@@ -142,6 +142,10 @@ class SettingsDialog(QDialog):
         d = QFileDialog.getExistingDirectory(self, "Library folder", self.library_dir.text())
         if d:
             self.library_dir.setText(d)
+
+    def _remove_folders(self) -> None:
+        for i in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(i))
 
     def _add_folder(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Watch folder")

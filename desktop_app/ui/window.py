@@ -204,7 +204,10 @@ class MainWindow(QMainWindow):
             a.setShortcut(QKeySequence(shortcut))
         if tip:
             a.setStatusTip(tip)
-        a.triggered.connect(lambda _checked=False: slot())
+        def triggered(_checked: bool = False) -> None:  # returns None whatever slot returns
+            slot()
+
+        a.triggered.connect(triggered)
         menu.addAction(a)
         self.addAction(a)
         return a
@@ -714,8 +717,10 @@ class MainWindow(QMainWindow):
 
     # -- closing -------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        """Cancel tagging and let running tasks end (a model load cannot be interrupted)."""
         if self.job is not None:
             self.job.cancel()
+        self.hide()
         wait = getattr(self.runner, "wait", None)
         if wait is not None:
             wait(15000)

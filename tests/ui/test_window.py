@@ -291,3 +291,42 @@ def test_window_module_does_not_import_tensorflow():
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 
+
+
+def test_dragging_a_chip_reorders(window, photos, qtbot):
+    from PySide6.QtCore import QModelIndex
+
+    it = ready_window(window, photos)
+    chips = window.detail.chips
+    before = chips.tags()
+    # what QAbstractItemView does for an internal move: drop a copy, then remove the source
+    mime = chips.chips.mimeData([chips.index_of(before[-1])])
+    with qtbot.waitSignal(chips.orderChanged, timeout=2000) as sig:
+        assert chips.chips.dropMimeData(mime, Qt.DropAction.MoveAction, 0, 0, QModelIndex())
+        chips.chips.removeRow(len(before))
+    assert chips.tags() == [before[-1]] + before[:-1]
+    assert sig.args[0] == chips.tags() and it.order == chips.tags()
+
+
+def test_add_tag_entry_completes_from_the_library(window, photos):
+    ready_window(window, photos)
+    window.decide("#teddybear", "approve")
+    entry = window.detail.entry
+    entry.textEdited.emit("#ted")
+    assert "#teddybear" in entry.completer().model().stringList()
+    entry.textEdited.emit("ted")
+    assert "teddybear" in entry.completer().model().stringList()
+    entry.setText("#My Own Tag")
+    entry.returnPressed.emit()
+    assert window.current_item().decisions.get("#myowntag") == "added"
+    assert "#myowntag" in window.detail.chips.tags() and entry.text() == ""
+
+
+def test_settings_dialog_round_trips(qtbot):
+    from desktop_app.ui.settings import AppSettings, SettingsDialog
+
+    s = AppSettings(style="underscored", top_k=9, beam=2, watched_folders=["/x"], library_dir="/lib",
+                    with_caption=True, theme="dark")
+    dlg = SettingsDialog(s)
+    qtbot.addWidget(dlg)
+    assert dlg.value() == s
