@@ -27,7 +27,8 @@ class BundleCaptioner:
     input_size = 224
 
     def __init__(self, encoder, decoder: AttentionDecoder, vocab: Vocabulary, version: str,
-                 labels: list[str] | None = None, top_classes: int = 5):
+                 labels: list[str] | None = None, top_classes: int = 5, input_size: int = 224):
+        self.input_size = input_size
         self.encoder = encoder
         self.decoder = decoder
         self.vocab = vocab
@@ -77,6 +78,10 @@ class BundleCaptioner:
         return tf.nn.log_softmax(logits, axis=-1), h, c, alpha
 
     # -- public ---------------------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return device_description()
+
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (N, 224, 224, 3) -> features (N, 49, 1024) float32, class probs (N, 1001)."""
         feats, probs = self._encode(tf.convert_to_tensor(images, tf.uint8))
@@ -128,3 +133,15 @@ class BundleCaptioner:
 
 def gpu_in_use() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def device_description() -> str:
+    """'GPU (NVIDIA ...)' when TensorFlow sees a GPU, else 'CPU': for the status bar."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    try:
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
+    except Exception:  # details are best-effort
+        name = ""
+    return f"GPU ({name})" if name else "GPU"

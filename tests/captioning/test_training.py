@@ -10,9 +10,9 @@ from PIL import Image, ImageDraw
 
 from desktop_app.cli import main
 
-COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 60, 220),
-           "yellow": (240, 220, 20), "black": (10, 10, 10)}
-SHAPES = ("ball", "box")
+# MobileNet features barely tell red from green on a flat drawing; shapes they tell apart.
+COLOURS = {"red": (220, 30, 30), "black": (10, 10, 10)}
+SHAPES = ("ball", "box", "ring", "stripes", "triangle")
 TINY = ["--embed-dim", "32", "--lstm-units", "64", "--attention-units", "32", "--dropout", "0",
         "--label-smoothing", "0", "--alpha-c", "0", "--lr", "0.01", "--lr-decay", "1.0",
         "--batch-size", "10", "--min-word-count", "1", "--max-len", "8", "--patience", "50"]
@@ -31,8 +31,15 @@ def toy_dataset(tmp_path_factory):
             d = ImageDraw.Draw(img)
             if shape == "ball":
                 d.ellipse((40, 40, 184, 184), fill=rgb)
-            else:
+            elif shape == "box":
                 d.rectangle((30, 60, 194, 164), fill=rgb)
+            elif shape == "ring":
+                d.ellipse((30, 30, 194, 194), outline=rgb, width=18)
+            elif shape == "stripes":
+                for y in range(20, 224, 40):
+                    d.rectangle((0, y, 224, y + 18), fill=rgb)
+            else:
+                d.polygon([(112, 20), (204, 200), (20, 200)], fill=rgb)
             img.save(root / "images" / name, quality=95)
             names.append(name)
             lines += [f"{name}\ta {colour} {shape} on a table ."] * 5
