@@ -228,6 +228,9 @@ class Pipeline:
                 out.append(n)
             return out
 
-        lib.record_decisions(digest, approve=norm(approve), reject=norm(reject), add=norm(add),
-                             remove=norm(remove))
+        try:
+            lib.record_decisions(digest, approve=norm(approve), reject=norm(reject), add=norm(add),
+                                 remove=norm(remove), path=str(Path(path).resolve()))
+        except ValueError as exc:  # the same tag both approved and rejected, say
+            raise HashlensError(str(exc)) from None
         return lib.decisions_for(digest)

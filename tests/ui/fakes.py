@@ -59,7 +59,7 @@ def make_photos(folder: Path, n: int = 2, broken: bool = False) -> list[Path]:
     for i in range(n):
         p = folder / f"photo{i}.jpg"
         arr = np.zeros((120, 160, 3), np.uint8)
-        arr[..., 0] = 40 + 50 * i
+        arr[..., 0] = (40 + 50 * i) % 256
         arr[30:90, 40:120, 1] = 200
         arr[..., 2] = np.linspace(0, 255, 160, dtype=np.uint8)[None, :]
         Image.fromarray(arr).save(p, quality=90)

@@ -1,0 +1,69 @@
+"""The one path from photos to ranked hashtags, with a fake captioner (no TensorFlow)."""
+
+import pytest
+
+from desktop_app.errors import HashlensError
+from desktop_app.library.store import TagLibrary
+from desktop_app.pipeline import Pipeline, TagOptions
+
+from .ui.fakes import FakeCaptioner, make_photos
+
+
+@pytest.fixture
+def pipe(tmp_path):
+    lib = TagLibrary.open(tmp_path / "lib")
+    p = Pipeline(captioner=FakeCaptioner(), library=lib, options=TagOptions(batch_size=2, top_k=10))
+    yield p
+    p.close()
+
+
+def test_results_come_in_order_and_a_broken_photo_does_not_stop_the_run(tmp_path, pipe):
+    photos = make_photos(tmp_path / "in", n=3, broken=True)
+    progress = []
+    results = list(pipe.tag_paths([tmp_path / "in"], on_progress=progress.append))
+    assert [r.path for r in results] == [str(p) for p in sorted(photos)]
+    bad = [r for r in results if not r.ok]
+    assert len(bad) == 1 and "cannot read" in bad[0].error
+    good = [r for r in results if r.ok]
+    assert all(r.caption.caption.startswith("a teddy bear") for r in good)
+    assert all(any(h.tag == "#teddybear" for h in r.hashtags) for r in good)
+    assert progress[-1].done == 4 and progress[-1].failed == 1
+
+
+def test_cancel_stops_between_batches(tmp_path, pipe):
+    make_photos(tmp_path / "in", n=6)
+    seen = []
+    for r in pipe.tag_paths([tmp_path / "in"], should_cancel=lambda: len(seen) >= 2):
+        seen.append(r)
+    assert len(seen) == 2  # batch size 2: the second batch never starts
+
+
+def test_feedback_changes_the_next_ranking_and_survives_a_rename(tmp_path, pipe):
+    photo = make_photos(tmp_path / "in", n=1)[0]
+    first = pipe.tag_photo(photo)
+    tags = [h.tag for h in first.hashtags]
+    loser = tags[0]
+    state = pipe.feedback(photo, reject=[loser], add=["Dogs of Instagram"])
+    assert state[loser] == "rejected" and state["#dogsofinstagram"] == "added"
+    moved = photo.rename(tmp_path / "in" / "renamed.jpg")
+    again = pipe.tag_photo(moved)
+    new_tags = [h.tag for h in again.hashtags]
+    assert loser not in new_tags[:1]
+    assert pipe.library.decisions_for(again.content_hash)[loser] == "rejected"
+
+
+def test_feedback_refuses_invalid_tags(tmp_path, pipe):
+    photo = make_photos(tmp_path / "in", n=1)[0]
+    with pytest.raises(HashlensError, match="not a valid hashtag"):
+        pipe.feedback(photo, add=["!!!"])
+
+
+def test_a_broken_library_does_not_stop_tagging(tmp_path):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "library.sqlite3").write_bytes(b"this is not a database" * 100)
+    p = Pipeline(captioner=FakeCaptioner(), library_dir=folder)
+    res = p.tag_photo(make_photos(tmp_path / "in", n=1)[0])
+    assert res.ok and res.hashtags
+    assert p.library_warning and "library" in p.library_warning.lower()
+    assert (folder / "library.sqlite3").read_bytes() == b"this is not a database" * 100
