@@ -40,15 +40,17 @@ class BundleCaptioner:
         L = cfg.grid[0] * cfg.grid[1]
         s = self.input_size
         self._encode = tf.function(self._encode_impl, input_signature=[
-            tf.TensorSpec((None, s, s, 3), tf.uint8)], reduce_retracing=True)
+            tf.TensorSpec((None, s, s, 3), tf.uint8)], autograph=False)
         self._prepare = tf.function(decoder.prepare, input_signature=[
-            tf.TensorSpec((None, L, cfg.feature_dim), tf.float32)])
+            tf.TensorSpec((None, L, cfg.feature_dim), tf.float32)], autograph=False)
         self._step = tf.function(self._step_impl, input_signature=[
             tf.TensorSpec((None,), tf.int32),
             tf.TensorSpec((None, cfg.lstm_units), tf.float32),
             tf.TensorSpec((None, cfg.lstm_units), tf.float32),
             tf.TensorSpec((None, L, cfg.feature_dim), tf.float32),
-            tf.TensorSpec((None, L, cfg.attention_units), tf.float32)])
+            tf.TensorSpec((None, L, cfg.attention_units), tf.float32)], autograph=False)
+        # autograph=False: there is no tensor-dependent Python control flow to convert, and
+        # without autograph tracing never re-reads the source files (safe while they change).
         self._repeatable = frozenset(vocab.stoi[w] for w in REPEATABLE if w in vocab.stoi)
         self._banned = (vocab.pad_id, vocab.start_id, vocab.unk_id)
 

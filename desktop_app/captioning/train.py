@@ -76,7 +76,7 @@ class Trainer:
         self.optimizer = keras.optimizers.Adam(learning_rate=tcfg.learning_rate, global_clipnorm=tcfg.clip_norm)
         self.optimizer.build(self.decoder.trainable_variables)
         # XLA fuses the many small per-step ops: ~1.6x faster per step on CPU (one compile per bucket).
-        self._train_step = tf.function(self._train_step_impl, jit_compile=True)
+        self._train_step = tf.function(self._train_step_impl, jit_compile=True, autograph=False)
 
     def _train_step_impl(self, feats, tokens):
         tf = self.tf
