@@ -2,8 +2,9 @@
 
 The model step is a compiled function over all photos x beams at once; this module only
 keeps the books: scores, back-pointers, per-token probabilities and attention maps. It never
-emits the banned ids (<unk>, <pad>, <start>) and penalises a content word that a hypothesis
-already used, which curbs "a blue shirt and a white shirt".
+emits the banned ids (<unk>, <pad>, <start>), never repeats a word twice in a row or a
+trigram, and penalises a content word that a hypothesis already used, which curbs
+"a blue shirt and a white shirt".
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ class Hypothesis:
     score: float  # length-normalised score used to choose between hypotheses
 
 
+def _ngram_followers(hist: np.ndarray, n: int) -> list[int]:
+    """Tokens that would repeat an n-gram already in `hist` (e.g. "a man in a man in")."""
+    if n < 2 or len(hist) < n - 1:
+        return []
+    tail = tuple(hist[len(hist) - n + 1 :])
+    return [int(hist[i + n - 1]) for i in range(len(hist) - n + 1) if tuple(hist[i : i + n - 1]) == tail]
+
+
 StepFn = Callable[[np.ndarray, tuple], tuple[np.ndarray, tuple, np.ndarray]]
 
 
@@ -44,6 +53,7 @@ def beam_search(
     repeat_penalty: float = 1.5,
     repeatable_ids: frozenset[int] = frozenset(),
     length_alpha: float = 0.7,
+    no_repeat_ngram: int = 3,
     reorder: Callable[[tuple, np.ndarray], tuple] | None = None,
 ) -> list[Hypothesis]:
     """Decode n_photos captions; returns the best hypothesis per photo.
@@ -78,11 +88,16 @@ def beam_search(
         if t == max_len:  # out of room: only <end> may follow
             adj[:, :] = -np.inf
             adj[:, end_id] = logp[:, end_id]
-        if repeat_penalty and t > 0:
+        if t > 0:
             for row in range(M):
-                used = [x for x in hist_tok[row] if x not in repeatable_ids]
-                if used:
-                    adj[row, used] -= repeat_penalty
+                hist = hist_tok[row]
+                adj[row, hist[-1]] = -np.inf  # never the same word twice in a row ("is is")
+                for tok in _ngram_followers(hist, no_repeat_ngram):
+                    adj[row, tok] = -np.inf
+                if repeat_penalty:
+                    used = [x for x in hist if x not in repeatable_ids]
+                    if used:
+                        adj[row, used] -= repeat_penalty
         total = scores.reshape(M, 1) + adj  # (M, V)
         total = total.reshape(n_photos, k * V)
         n_take = min(2 * k, k * V)

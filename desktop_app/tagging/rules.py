@@ -23,6 +23,9 @@ from pathlib import Path
 from ..paths import resources_dir
 
 MAX_TAGS_PER_POST = 30
+# Longer phrases make tags nobody searches for (#snowboarderskieruniformedbicyclist); their
+# shorter endings ("bicyclist") still come through as tags of their own.
+MAX_TAG_WORDS = 3
 STYLES = ("joined", "underscored")
 DEFAULT_STYLE = "joined"
 

@@ -9,6 +9,7 @@ from ..results import CaptionResult, HashtagSuggestion
 from .imagenet_tags import ImagenetCandidate, imagenet_candidates
 from .phrases import Phrase, extract_phrases
 from .rules import (
+    MAX_TAG_WORDS,
     MAX_TAGS_PER_POST,
     check_style,
     clean_word,
@@ -51,7 +52,7 @@ def phrase_tag_words(phrase: Phrase) -> tuple[str, ...] | None:
     """The words of the tag a phrase makes (plural head folded), or None if it makes none:
     a poor noun head (#top, #couple), only function words, or nothing left."""
     words = fold_plural(phrase.words, phrase.postags)
-    if not words or only_function_words(words) or is_poor_noun(words[-1]):
+    if not words or len(words) > MAX_TAG_WORDS or only_function_words(words) or is_poor_noun(words[-1]):
         return None
     if not _key(words):
         return None

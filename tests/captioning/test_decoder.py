@@ -60,3 +60,18 @@ def test_unknown_word_is_never_emitted_even_when_the_model_prefers_it(tiny_decod
             assert "<unk>" not in r.tokens
     finally:
         out_bias.assign(saved)
+
+
+def test_ngram_followers_block_repeated_trigrams():
+    from desktop_app.captioning.beam_search import _ngram_followers
+
+    hist = np.array([5, 6, 7, 8, 5, 6])  # "a man in the a man" -> "in" would repeat "a man in"
+    assert _ngram_followers(hist, 3) == [7]
+    assert _ngram_followers(np.array([5]), 3) == []
+
+
+def test_captions_never_stutter(tiny_decoder, vocab, photos):
+    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    for beam in (1, 3):
+        for r in cap.caption_batch(photos, beam=beam):
+            assert all(a != b for a, b in zip(r.tokens, r.tokens[1:], strict=False)), r.tokens

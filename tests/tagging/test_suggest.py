@@ -152,3 +152,16 @@ def test_imagenet_only(caption):
 def test_missing_probabilities_and_attention_are_tolerated(caption):
     cap = caption("a dog on a beach", probs=[], attention=np.zeros((0, 0)))
     assert {"#dog", "#beach"} <= set(tags(suggest_hashtags(cap)))
+
+
+def test_a_long_run_of_nouns_gives_short_tags_only():
+    from desktop_app.results import CaptionResult
+    from desktop_app.tagging import suggest_hashtags
+
+    tokens = tuple("a snowboarder skier uniformed bicyclist border on the beach".split())
+    cap = CaptionResult(caption=" ".join(tokens), tokens=tokens, token_probs=(0.9,) * len(tokens),
+                        attention=__import__("numpy").full((len(tokens), 49), 1 / 49), grid=(7, 7),
+                        log_prob=-3.0)
+    tags = [h.tag for h in suggest_hashtags(cap)]
+    assert tags and "#beach" in tags
+    assert all(len(h.words) <= 3 for h in suggest_hashtags(cap))
