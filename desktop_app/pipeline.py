@@ -164,41 +164,46 @@ class Pipeline:
         good = [x for x in loaded if x.error is None]
         captions = {}
         if good:
-            try:
-                batch = np.stack([x.pixels for x in good])
-                for x, cap in zip(good, self.captioner.caption_batch(batch, beam=self.options.beam), strict=True):
-                    captions[x.path] = cap
-            except HashlensError:
-                raise
+            batch = np.stack([x.pixels for x in good])
+            for x, cap in zip(good, self.captioner.caption_batch(batch, beam=self.options.beam), strict=True):
+                captions[x.path] = cap
         out = []
         for x in loaded:
             if x.error is not None:
                 out.append(PhotoResult(path=str(x.path), error=x.error))
                 continue
             res = PhotoResult(path=str(x.path), caption=captions[x.path], content_hash=x.digest, size=x.size)
-            res.hashtags = self.suggest(res)
-            self._remember(res, x)
+            candidates = self.candidates(res)
+            res.hashtags = self.rank(res, candidates)
+            self._remember(res, x, candidates)
             out.append(res)
         return out
 
-    def suggest(self, result: PhotoResult, chosen: tuple[str, ...] = ()) -> list:
-        """Hashtag candidates from the caption, ranked by the library when there is one."""
+    def candidates(self, result: PhotoResult) -> list:
+        """The model's own hashtag candidates for a captioned photo (not personalised)."""
         from .tagging import suggest_hashtags
 
-        cands = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2)
+        return suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2)
+
+    def rank(self, result: PhotoResult, candidates: list, chosen: tuple[str, ...] = ()) -> list:
+        """Candidates ranked by the library when there is one (else the model's order)."""
         lib = self.library
         if lib is None:
-            return cands[: self.options.top_k]
-        return lib.rank(cands, result.caption.embedding, content_hash=result.content_hash or None,
+            return candidates[: self.options.top_k]
+        return lib.rank(candidates, result.caption.embedding, content_hash=result.content_hash or None,
                         chosen=chosen, limit=self.options.top_k)
 
-    def _remember(self, res: PhotoResult, x: _Loaded) -> None:
+    def suggest(self, result: PhotoResult, chosen: tuple[str, ...] = ()) -> list:
+        """Hashtags for a captioned photo, e.g. again after the user edited the caption."""
+        return self.rank(result, self.candidates(result), chosen)
+
+    def _remember(self, res: PhotoResult, x: _Loaded, candidates: list) -> None:
         lib = self.library
         if lib is None:
             return
         try:
             lib.record_result(res, mtime=x.mtime, file_size=x.file_size,
-                              model_version=res.caption.model_version)
+                              model_version=res.caption.model_version, candidates=candidates)
         except LibraryError as exc:
             self.library_warning = str(exc)
             log.warning("could not record %s in the library: %s", res.path, exc)
