@@ -14,6 +14,7 @@ from . import __version__
 from .errors import HashlensError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LOW_CONFIDENCE = 0.05  # below this geometric-mean token probability a caption is a guess
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,10 +131,14 @@ def _print_human(res, top: int) -> None:
         print(f"  error: {res.error}")
         return
     cap = res.caption
-    low = [t for t, p in zip(cap.tokens, cap.token_probs, strict=False) if p < 0.2]
-    print(f"  caption: {cap.caption}")
-    if low:
-        print(f"  unsure of: {', '.join(low)}")
+    print(f"  caption: {cap.caption}  (confidence {cap.confidence:.0%})")
+    if cap.confidence < LOW_CONFIDENCE:
+        print("  the model is unsure about this photo: it learned from people, animals and outdoor "
+              "scenes, and this caption is likely wrong")
+    else:
+        low = [t for t, p in zip(cap.tokens, cap.token_probs, strict=False) if p < 0.2]
+        if low:
+            print(f"  unsure of: {', '.join(low)}")
     tags = " ".join(h.tag for h in res.hashtags[:top])
     print(f"  hashtags: {tags}" if tags else "  hashtags: (none)")
 

@@ -33,6 +33,17 @@ class CaptionResult:
     imagenet: tuple[ImagenetGuess, ...] = ()
     model_version: str = ""
 
+    @property
+    def confidence(self) -> float:
+        """The geometric mean of the token probabilities, 0..1: how sure the model is overall.
+
+        Photos unlike anything in the training data (the captioner learned from Flickr8k:
+        people, dogs, outdoor scenes) come out low, and the app says so rather than pretend.
+        """
+        if not self.token_probs:
+            return 0.0
+        return float(np.exp(np.mean(np.log(np.clip(self.token_probs, 1e-12, 1.0)))))
+
     def attention_map(self, index: int) -> np.ndarray:
         """The attention weights of token `index` as an (H, W) array."""
         return np.asarray(self.attention[index]).reshape(self.grid)
@@ -90,6 +101,7 @@ class PhotoResult:
             "caption": cap.caption if cap else None,
             "tokens": list(cap.tokens) if cap else [],
             "token_probs": [round(float(p), 4) for p in cap.token_probs] if cap else [],
+            "confidence": round(cap.confidence, 4) if cap else None,
             "hashtags": [h.to_json() for h in self.hashtags],
             "error": self.error,
         }

@@ -12,7 +12,7 @@ import time
 
 from .paths import resources_dir
 
-SAMPLE = "samples/coffee.jpg"
+SAMPLE = "samples/astronaut.jpg"
 
 
 def run_self_test() -> int:

@@ -29,6 +29,10 @@ from .scoring import (
     specificity,
 )
 
+# Below this a "suggestion" is noise (a word from a caption the model itself doubts, or a
+# class the classifier gives a few percent): showing it would only bury the real ones.
+MIN_SCORE = 0.01
+
 
 @dataclass
 class _Candidate:
@@ -164,7 +168,7 @@ def suggest_hashtags(
     seen: set[str] = set()
     for cand in ranked:
         tag = make_tag(cand.words, style)
-        if tag is None or cand.key in seen:
+        if tag is None or cand.key in seen or cand.score < MIN_SCORE:
             continue
         seen.add(cand.key)
         out.append(
