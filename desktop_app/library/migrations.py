@@ -131,7 +131,32 @@ _V1 = (
         PRIMARY KEY(kind, tag)) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+# The folder watcher's persistent queue (desktop_app/watch/queue.py). `watch_queue` holds only
+# photos still to tag (so `stats()["queued"]` counts them); files that failed for good move to
+# `watch_failed` and are not retried until their size or mtime changes.
+_V2 = (
+    """CREATE TABLE watch_queue(
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        queued_at REAL NOT NULL,
+        not_before REAL NOT NULL DEFAULT 0,  -- retry after this time (wall clock)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT) WITHOUT ROWID""",
+    "CREATE INDEX watch_queue_due ON watch_queue(not_before, queued_at)",
+    """CREATE TABLE watch_failed(
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        failed_at REAL NOT NULL) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "watch queue", _V2),
+)
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -34,6 +34,8 @@ class AppSettings:
     library_dir: str = ""  # "" = the default ($HASHLENS_HOME or the platform data dir)
     with_caption: bool = False  # "Copy for Instagram" puts the caption first
     theme: str = "system"
+    auto_approve: int = 0  # watched photos: approve suggestions scoring at least this %; 0 = off
+    write_xmp: bool = False  # watched photos: write an XMP sidecar with the approved tags
 
     def validated(self) -> AppSettings:
         """A copy with every value in range (settings files get hand-edited)."""
@@ -45,6 +47,8 @@ class AppSettings:
             library_dir=str(self.library_dir or ""),
             with_caption=bool(self.with_caption),
             theme=self.theme if self.theme in THEMES else "system",
+            auto_approve=min(100, max(0, int(self.auto_approve))),
+            write_xmp=bool(self.write_xmp),
         )
 
 
@@ -130,6 +134,13 @@ class SettingsDialog(QDialog):
         box.addWidget(self.folders)
         box.addLayout(fbtn)
         form.addRow("Watched folders", box)
+        self.auto_approve = QSpinBox(minimum=0, maximum=100, value=settings.auto_approve, suffix=" %")
+        self.auto_approve.setSpecialValueText("off")
+        self.auto_approve.setToolTip("Approve a watched photo's hashtags that score at least this")
+        form.addRow("Auto-approve above", self.auto_approve)
+        self.write_xmp = QCheckBox("Write an XMP sidecar with the approved hashtags")
+        self.write_xmp.setChecked(settings.write_xmp)
+        form.addRow("Watched photos", self.write_xmp)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -161,4 +172,6 @@ class SettingsDialog(QDialog):
             library_dir=self.library_dir.text().strip(),
             with_caption=self.with_caption.isChecked(),
             theme=self.theme.currentData(),
+            auto_approve=self.auto_approve.value(),
+            write_xmp=self.write_xmp.isChecked(),
         ).validated()

@@ -35,6 +35,7 @@ from .grid import PhotoGrid, PhotoGridModel, PhotoItem, Status
 from .library_view import LibraryView
 from .settings import AppSettings, SettingsDialog, SettingsStore
 from .thumbnails import ThumbnailCache
+from .watching import WatchBridge
 from .workers import ModelInfo, SyncRunner, TaggingJob, TaskRunner, load_model
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._update_page()
+        self.watching = WatchBridge(self)  # live watched folders: started by start()
 
     # -- construction --------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -257,6 +259,7 @@ class MainWindow(QMainWindow):
         """Open the library and load the model in workers (the window is already shown)."""
         self.runner.run_task(lambda: self.pipeline.library, self._library_opened, self._library_failed)
         self.load_model()
+        self.watching.enable(self.settings)
 
     def load_model(self) -> None:
         self.model_state = "loading"
@@ -700,10 +703,12 @@ class MainWindow(QMainWindow):
 
             apply_theme(self.settings.theme)
         if self.settings.library_dir != old.library_dir:
+            self.watching.stop()  # it holds the library being closed; restarted below
             self.pipeline.close()
             self.pipeline.library_dir = self.settings.library_dir or None
             self.pipeline.library_warning = None
             self.runner.run_task(lambda: self.pipeline.library, self._library_opened, self._library_failed)
+        self.watching.apply(self.settings)
 
     def open_settings(self) -> None:
         dlg = SettingsDialog(self.settings, self)
@@ -721,6 +726,7 @@ class MainWindow(QMainWindow):
         if self.job is not None:
             self.job.cancel()
         self.hide()
+        self.watching.stop()
         wait = getattr(self.runner, "wait", None)
         if wait is not None:
             wait(15000)

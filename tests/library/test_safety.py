@@ -195,16 +195,17 @@ def test_two_processes_writing_at_once(tmp_path):
 
 def test_migration_backs_up_and_upgrades(tmp_path, monkeypatch):
     db = make_library(tmp_path / "lib")
-    v2 = Migration(2, "test: a new table", ("CREATE TABLE watch_queue(path TEXT PRIMARY KEY)",))
-    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, v2))
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+    old = migrations.SCHEMA_VERSION
+    nxt = Migration(old + 1, "test: a new table", ("CREATE TABLE test_next(x TEXT PRIMARY KEY)",))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, nxt))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", old + 1)
     with TagLibrary.open(tmp_path / "lib") as lib:
-        assert lib.stats()["schema_version"] == 2
+        assert lib.stats()["schema_version"] == old + 1
         assert lib.stats()["queued"] == 0
         assert lib.decisions_for("h0") == {"#a": "approved", "#b": "rejected"}
-    backup = tmp_path / "lib" / f"{DB_NAME}.v1.bak"
+    backup = tmp_path / "lib" / f"{DB_NAME}.v{old}.bak"
     conn = sqlite3.connect(backup)
-    assert migrations.schema_version(conn) == 1
+    assert migrations.schema_version(conn) == old
     assert conn.execute("SELECT count(*) FROM decisions").fetchone()[0] == 6
     conn.close()
     assert db.exists()
