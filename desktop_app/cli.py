@@ -84,7 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["instagram", "txt", "csv", "xmp"], default="instagram")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout (txt/csv/instagram)")
     p.add_argument("--with-caption", action="store_true", help="put the caption before the hashtags")
+    p.add_argument("--mix", action=argparse.BooleanOptionalAction, default=True,
+                   help="over 30 approved tags: keep a mix of broad, medium and niche ones "
+                   "(default) rather than the first 30")
     _add_library(p)
+
+    p = sub.add_parser("trends", help="trending hashtag lists: import, list, clear")
+    tsub = p.add_subparsers(dest="trends_command", metavar="ACTION", required=True, parser_class=_Parser)
+    q = tsub.add_parser("import", help="import a trending list (.txt or .csv; - reads a paste on stdin)")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--days", type=int, default=7, metavar="N", help="it expires N days after its date (default 7)")
+    q.add_argument("--date", metavar="YYYY-MM-DD", help="the list's date (default: a date in the file, else today)")
+    q.add_argument("--json", action="store_true", help="print the import report as JSON")
+    _add_library(q)
+    q = tsub.add_parser("list", help="the imported lists, active and expired")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--tags", action="store_true", help="also print each list's tags")
+    _add_library(q)
+    q = tsub.add_parser("clear", help="remove all lists (or only the expired ones)")
+    q.add_argument("--expired", action="store_true", help="only the expired lists")
+    _add_library(q)
 
     p = sub.add_parser("train", help="train a captioner on Flickr8k- or COCO-style data")
     from .captioning.train_args import add_train_arguments
@@ -214,6 +233,12 @@ def cmd_export(args) -> int:
     return run_export(args)
 
 
+def cmd_trends(args) -> int:
+    from .tagging.trends import run_trends
+
+    return run_trends(args)
+
+
 def cmd_watch(args) -> int:
     from .watch.headless import run_watch
 
@@ -248,6 +273,7 @@ COMMANDS = {
     "watch": cmd_watch,
     "library": cmd_library,
     "export": cmd_export,
+    "trends": cmd_trends,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
 }

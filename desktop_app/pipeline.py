@@ -180,10 +180,14 @@ class Pipeline:
         return out
 
     def candidates(self, result: PhotoResult) -> list:
-        """The model's own hashtag candidates for a captioned photo (not personalised)."""
+        """The model's hashtag candidates for a captioned photo (not personalised), with popular
+        variants and related trending tags added (bounded) and each one's popularity figure."""
         from .tagging import suggest_hashtags
+        from .tagging.extend import extend_for_photo, trends_folder
 
-        return suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2)
+        found = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2)
+        lib = self.library
+        return extend_for_photo(found, result, lib, trends_folder(lib, self.library_dir))
 
     def rank(self, result: PhotoResult, candidates: list, chosen: tuple[str, ...] = ()) -> list:
         """Candidates ranked by the library when there is one (else the model's order)."""

@@ -41,6 +41,22 @@ def collect_rows(library, paths) -> tuple[list[ExportRow], list[str]]:
     return rows, warnings
 
 
+def mix_rows(rows: list[ExportRow]) -> tuple[list[ExportRow], list[str]]:
+    """Rows whose tags exceed Instagram's limit cut to a broad/medium/niche mix (see mix.py)
+    instead of their first 30, and a note for each such photo."""
+    from .mix import default_popularity, mix_tags
+
+    out, notes = [], []
+    for r in rows:
+        m = mix_tags(r.tags, default_popularity)
+        if m.dropped:
+            notes.append(f"{r.path}: {len(r.tags)} approved hashtags, kept a mix of "
+                         f"{len(m.tags)} ({m.summary()})")
+            r = ExportRow(r.path, r.caption, m.tags)
+        out.append(r)
+    return out, notes
+
+
 def render(rows: list[ExportRow], fmt: str, with_caption: bool) -> str:
     """The text of an instagram, txt or csv export."""
     if fmt == "csv":
@@ -59,6 +75,9 @@ def run_export(args) -> int:
     fmt = args.format
     with TagLibrary.open(data_dir(getattr(args, "library", None))) as lib:
         rows, warnings = collect_rows(lib, args.paths)
+    if getattr(args, "mix", True) and fmt != "xmp":  # XMP keywords have no 30-tag limit
+        rows, notes = mix_rows(rows)
+        warnings.extend(notes)
     for w in warnings:
         print(f"hashlens: {w}", file=sys.stderr)
     if not rows:

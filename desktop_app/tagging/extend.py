@@ -1,0 +1,159 @@
+"""Beyond the caption's own words: popular variants and trending tags join the model's
+candidates, and every candidate gets its popularity figure.
+
+    extend_candidates(model_candidates, caption_tokens, ...) -> candidates, best first
+    extend_for_photo(model_candidates, result, library, folder)  (what Pipeline.candidates calls)
+
+The additions are bounded (variants.MAX_TOTAL, trends.MAX_TRENDING) and score below what they
+come from, so the caption's own tags still lead. The library ranks them like any other
+candidate, so a user's rejections of, say, #doglover weigh on it; per-form feedback
+(variants.template_feedback) carries that over to #catlover.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ..results import HashtagSuggestion
+from . import popularity as pop
+from .rules import tag_key
+from .trends import MAX_TRENDING, TrendList, TrendStore, trending_suggestions
+from .variants import MAX_TOTAL, TemplateFeedback, popular_variants, template_feedback
+
+log = logging.getLogger(__name__)
+
+POSITIVE = frozenset({"approved", "added"})
+# The library's per-tag counts are re-read at most this often: a batch of photos reads them
+# once, and a user reviewing photos one by one sees their decisions on the next photo.
+PREFERENCES_TTL_S = 5.0
+
+
+def extend_candidates(
+    candidates: Sequence[HashtagSuggestion],
+    caption_tokens: Sequence[str] = (),
+    *,
+    approved: Iterable[str] = (),
+    active_trends: Mapping[str, TrendList] | None = None,
+    known_extra: Iterable[str] = (),
+    feedback: Mapping[str, TemplateFeedback] | None = None,
+    max_popular: int = MAX_TOTAL,
+    max_trending: int = MAX_TRENDING,
+) -> list[HashtagSuggestion]:
+    """The model's candidates plus popular variants and related trending tags, each with
+    parts["popularity"] (when wordfreq is installed), best score first (ties keep order).
+
+    The inputs are not modified.
+    """
+    approved = list(approved)
+    active = dict(active_trends or {})
+    known = set(known_extra) | {tag_key(t) for t in active}
+    variants = popular_variants(candidates, known, feedback, max_total=max_popular)
+    trending, already = trending_suggestions(
+        active, list(candidates) + variants, caption_tokens, approved, limit=max_trending
+    )
+    out: list[HashtagSuggestion] = []
+    for c in [*candidates, *variants]:
+        trend = already.get(c.tag)
+        if trend is not None:
+            note = f"trending now (your list of {trend.date})"
+            if c.source == "popular":  # the user's own list is the stronger reason
+                c = replace(c, source="trending", parts={**c.parts, "trending": 1.0},
+                            reason=f"{note}; {c.reason}")
+            else:
+                c = replace(c, parts={**c.parts, "trending": 1.0},
+                            reason=f"{c.reason}; {note}" if c.reason else note)
+        out.append(c)
+    seen = {tag_key(c.tag) for c in out}
+    out.extend(t for t in trending if tag_key(t.tag) not in seen)
+    ranked = sorted(enumerate(pop.annotate(out)), key=lambda ic: (-ic[1].score, ic[0]))
+    return [c for _, c in ranked]
+
+
+# -- the pipeline's side: where the lists and the user's history come from --------------------
+
+_lock = threading.Lock()
+_stores: dict[Path, TrendStore] = {}
+_history: dict[int, tuple[float, object, set[str], dict[str, TemplateFeedback]]] = {}
+
+
+def _store(folder: Path) -> TrendStore:
+    with _lock:
+        store = _stores.get(folder)
+        if store is None:
+            store = _stores[folder] = TrendStore(folder)
+        return store
+
+
+def _library_history(library) -> tuple[set[str], dict[str, TemplateFeedback]]:
+    """The tags the user keeps (known to be used) and the per-form feedback, from
+    library.tag_preferences(); cached for PREFERENCES_TTL_S per library."""
+    now = time.monotonic()
+    key = id(library)
+    with _lock:
+        hit = _history.get(key)
+        if hit is not None and hit[1] is library and now - hit[0] < PREFERENCES_TTL_S:
+            return hit[2], hit[3]
+    prefs = list(library.tag_preferences())
+    known = {tag_key(p.tag) for p in prefs if p.approvals + p.adds > 0}
+    feedback = template_feedback(prefs)
+    with _lock:
+        _history[key] = (now, library, known, feedback)
+    return known, feedback
+
+
+def forget_cached_preferences() -> None:
+    """Drop cached library counts (after decisions, so the next photo sees them at once)."""
+    with _lock:
+        _history.clear()
+
+
+def trends_folder(library=None, library_dir: str | os.PathLike | None = None) -> Path:
+    """Where trends.json lives: the open library's folder, else the data folder."""
+    path = getattr(library, "path", None)
+    if path is not None:
+        return Path(path).parent
+    from ..paths import data_dir
+
+    return data_dir(library_dir)
+
+
+def extend_for_photo(
+    candidates: Sequence[HashtagSuggestion],
+    result,
+    library=None,
+    folder: str | os.PathLike | None = None,
+) -> list[HashtagSuggestion]:
+    """extend_candidates for one PhotoResult, with the user's trending lists (from `folder`)
+    and, when there is a library, the photo's approved tags and the user's per-form feedback.
+
+    Never fails the photo: an unreadable trends file or library is logged and left out.
+    """
+    caption = getattr(result, "caption", None)
+    tokens = tuple(caption.tokens) if caption is not None else ()
+    active: dict[str, TrendList] = {}
+    if folder is not None:
+        try:
+            active = _store(Path(folder)).active()
+        except Exception as exc:  # noqa: BLE001 - trending lists are optional extras
+            log.warning("trending lists left out: %s", exc)
+    approved: list[str] = []
+    known: set[str] = set()
+    feedback: dict[str, TemplateFeedback] = {}
+    if library is not None:
+        try:
+            digest = getattr(result, "content_hash", "")
+            if digest:
+                approved = [t for t, s in library.decisions_for(digest).items() if s in POSITIVE]
+            known, feedback = _library_history(library)
+        except Exception as exc:  # noqa: BLE001 - the library's own errors are reported elsewhere
+            log.warning("library history left out of popular/trending tags: %s", exc)
+    return extend_candidates(
+        candidates, tokens, approved=approved, active_trends=active, known_extra=known,
+        feedback=feedback,
+    )
