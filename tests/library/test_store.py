@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 
 import numpy as np
@@ -241,6 +242,7 @@ def test_import_merges_by_newest_decision(tmp_path, clock):
 
 def _aggregates(lib: TagLibrary) -> dict:
     conn = lib._conn
+    conn.create_function("pow", 2, math.pow)  # not every SQLite build has math functions
     return {
         "photo_tags": conn.execute("SELECT * FROM photo_tags ORDER BY 1, 2").fetchall(),
         "stats": [
