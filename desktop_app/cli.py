@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="tag new photos in folders until Ctrl-C")
     p.add_argument("folders", nargs="+", metavar="FOLDER")
     p.add_argument("--model", metavar="BUNDLE")
+    p.add_argument("--auto-approve", type=float, default=None, metavar="T",
+                   help="approve suggested hashtags scoring at least T (0..1; default: never)")
+    p.add_argument("--xmp", action="store_true",
+                   help="write an XMP sidecar next to each photo when tags are approved")
     _add_library(p)
 
     p = sub.add_parser("library", help="the tag library: stats, export, import")

@@ -1445,9 +1445,7 @@ class TagLibrary:
                 "WHERE approved + rejected + added + removed > 0"
             ).fetchone()
             rules = dict(conn.execute("SELECT kind, count(*) FROM rules GROUP BY kind").fetchall())
-            has_queue = one(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'watch_queue'"
-            )
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             out = {
                 "photos": one("SELECT count(*) FROM photos"),
                 "photos_reviewed": one("SELECT count(DISTINCT photo_id) FROM photo_tags"),
@@ -1461,7 +1459,8 @@ class TagLibrary:
                 "blocked": rules.get("block", 0),
                 "synonyms": rules.get("synonym", 0),
                 "always": rules.get("always", 0),
-                "queued": one("SELECT count(*) FROM watch_queue") if has_queue else 0,
+                "queued": one("SELECT count(*) FROM watch_queue") if "watch_queue" in tables else 0,
+                "failed": one("SELECT count(*) FROM watch_failed") if "watch_failed" in tables else 0,
                 "schema_version": migrations.schema_version(conn),
                 "path": str(self.path),
             }

@@ -56,4 +56,4 @@ def test_library_stats_json_shows_queued_and_tagged(tmp_path, capsys):
         WatchQueue(lib).add_many(FileStat(f"/p/{i}.jpg", 1, 1.0) for i in range(3))
     assert main(["library", "stats", "--json", "--library", str(tmp_path / "lib")]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["queued"] == 3 and stats["photos"] == 0
+    assert stats["queued"] == 3 and stats["photos"] == 0 and stats["failed"] == 0
