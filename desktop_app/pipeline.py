@@ -194,8 +194,14 @@ class Pipeline:
         lib = self.library
         if lib is None:
             return candidates[: self.options.top_k]
-        return lib.rank(candidates, result.caption.embedding, content_hash=result.content_hash or None,
-                        chosen=chosen, limit=self.options.top_k)
+        ranked = lib.rank(candidates, result.caption.embedding, content_hash=result.content_hash or None,
+                          chosen=chosen, limit=self.options.top_k)
+        # The library writes its own score parts; keep the popularity figure for the UI/JSON.
+        popularity = {c.tag: c.parts["popularity"] for c in candidates if "popularity" in c.parts}
+        for s in ranked:
+            if s.tag in popularity and "popularity" not in s.parts:
+                s.parts["popularity"] = popularity[s.tag]
+        return ranked
 
     def suggest(self, result: PhotoResult, chosen: tuple[str, ...] = ()) -> list:
         """Hashtags for a captioned photo, e.g. again after the user edited the caption."""

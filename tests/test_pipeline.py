@@ -67,3 +67,9 @@ def test_a_broken_library_does_not_stop_tagging(tmp_path):
     assert res.ok and res.hashtags
     assert p.library_warning and "library" in p.library_warning.lower()
     assert (folder / "library.sqlite3").read_bytes() == b"this is not a database" * 100
+
+
+def test_ranked_hashtags_keep_their_popularity_figure(tmp_path, pipe):
+    res = pipe.tag_photo(make_photos(tmp_path / "in", n=1)[0])
+    bear = next(h for h in res.hashtags if h.tag == "#teddybear")
+    assert "popularity" in bear.parts and "model" in bear.parts
