@@ -7,6 +7,8 @@ one and on the CPU otherwise; the code is the same.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import tensorflow as tf
 
@@ -29,6 +31,9 @@ class BundleCaptioner:
     def __init__(self, encoder, decoder: AttentionDecoder, vocab: Vocabulary, version: str,
                  labels: list[str] | None = None, top_classes: int = 5, input_size: int = 224):
         self.input_size = input_size
+        # The GUI's tagging jobs and the folder watcher may share one captioner: one batch at
+        # a time keeps peak memory flat and the two from fighting over the same cores.
+        self._lock = threading.Lock()
         self.encoder = encoder
         self.decoder = decoder
         self.vocab = vocab
@@ -107,6 +112,10 @@ class BundleCaptioner:
                            repeatable_ids=self._repeatable)
 
     def caption_batch(self, images: np.ndarray, beam: int = 3) -> list[CaptionResult]:
+        with self._lock:
+            return self._caption_batch(images, beam)
+
+    def _caption_batch(self, images: np.ndarray, beam: int) -> list[CaptionResult]:
         feats, probs = self.encode(images)
         hyps = self.caption_features(feats, beam=beam)
         pooled = feats.mean(axis=1)
