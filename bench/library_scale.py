@@ -267,13 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        kind = type(getattr(RankingConfig(), name))
-        overrides[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
     if args._child:
-        config = RankingConfig(**overrides)
+        config = RankingConfig.from_overrides(args.set)
         print(json.dumps(measure(args.folder, args.queries, args.dim, args.tags, args.seed, config)))
         return 0
 

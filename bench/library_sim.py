@@ -374,12 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a RankingConfig field, e.g. --set w_neighbours=4")
     args = ap.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        kind = type(getattr(RankingConfig(), name))
-        overrides[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-    config = RankingConfig(**overrides)
+    config = RankingConfig.from_overrides(args.set)
 
     captions = load_captions(args.data)
     split = (args.data / "splits" / f"{args.split}.txt").read_text().split()

@@ -88,6 +88,16 @@ class RankingConfig:
     learn_rate: float = 0.05
     learn_l2: float = 0.01
 
+    @classmethod
+    def from_overrides(cls, items: list[str]) -> RankingConfig:
+        """A config with NAME=VALUE overrides (bench --set options), typed like the defaults."""
+        kw = {}
+        for item in items:
+            name, _, value = item.partition("=")
+            kind = type(getattr(cls(), name))
+            kw[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        return cls(**kw)
+
 
 @dataclass
 class TagEvidence:
