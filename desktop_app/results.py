@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+LOW_CONFIDENCE, UNSURE_WORD = 0.05, 0.2  # below these, a caption / a word is a guess
+
 
 @dataclass(frozen=True)
 class ImagenetGuess:
@@ -17,6 +19,13 @@ class ImagenetGuess:
 
     label: str  # human-readable class name, e.g. "golden retriever"
     prob: float
+
+
+@dataclass(frozen=True)
+class AlternativeCaption:
+    tokens: tuple[str, ...]
+    token_probs: tuple[float, ...]
+    weight: float  # its probability relative to the best caption's (best = 1.0)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,9 @@ class CaptionResult:
     embedding: np.ndarray | None = None  # pooled encoder features (1024,), for neighbours
     imagenet: tuple[ImagenetGuess, ...] = ()
     model_version: str = ""
+    # The beam's runners-up: other captions the model found almost as likely. Words they agree
+    # on are more certain; words only they have are extra hashtag candidates.
+    alternatives: tuple[AlternativeCaption, ...] = ()
 
     @property
     def confidence(self) -> float:

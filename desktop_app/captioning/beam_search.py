@@ -10,7 +10,7 @@ trigram, and penalises a content word that a hypothesis already used, which curb
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class Hypothesis:
     attention: np.ndarray  # (len(token_ids), L)
     log_prob: float  # sum of token log probs, <end> included
     score: float  # length-normalised score used to choose between hypotheses
+    alternatives: list[Hypothesis] = field(default_factory=list)  # the runners-up, best first
 
 
 def _ngram_followers(hist: np.ndarray, n: int) -> list[int]:
@@ -158,5 +159,13 @@ def beam_search(
             row = i * k
             finished[i].append(Hypothesis(list(map(int, hist_tok[row])), list(map(float, hist_lp[row])),
                                           hist_att[row], float(hist_lp[row].sum()), float(scores[i, 0])))
-        best.append(max(finished[i], key=lambda h: h.score))
+        ranked = sorted(finished[i], key=lambda h: -h.score)
+        head, seen = ranked[0], {tuple(ranked[0].token_ids)}
+        for h in ranked[1:]:
+            if len(head.alternatives) >= k - 1:
+                break
+            if tuple(h.token_ids) not in seen:
+                seen.add(tuple(h.token_ids))
+                head.alternatives.append(h)
+        best.append(head)
     return best

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from ..results import CaptionResult, ImagenetGuess
+from ..results import AlternativeCaption, CaptionResult, ImagenetGuess
 from .beam_search import REPEATABLE, beam_search
 from .bundle import BundleContents, load_weights_into, read_bundle
 from .decoder import AttentionDecoder, build_decoder
@@ -132,6 +132,12 @@ class BundleCaptioner:
                 embedding=pooled[i].astype(np.float32),
                 imagenet=self._top_classes(probs[i]),
                 model_version=self.version,
+                alternatives=tuple(
+                    AlternativeCaption(
+                        tokens=tuple(self.vocab.itos[t] for t in alt.token_ids),
+                        token_probs=tuple(float(np.exp(lp)) for lp in alt.token_logprobs),
+                        weight=float(np.exp(min(0.0, alt.log_prob - hyp.log_prob))))
+                    for alt in hyp.alternatives),
             ))
         return out
 

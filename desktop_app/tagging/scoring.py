@@ -38,6 +38,10 @@ COLOUR_MODIFIER = 0.6
 LONG_PHRASE = 0.8  # three words or more
 ATTENTION_WEIGHT = 0.2
 HEAD_AGREEMENT = 0.5
+# The beam's runner-up captions: a tag only they give is discounted; one they share with the
+# best caption gets part of their support (see suggest._alternative_candidates).
+ALTERNATIVE_WEIGHT = 0.5
+ALTERNATIVE_AGREEMENT = 0.5
 
 
 def decoder_confidence(token_probs: Sequence[float], indices: Sequence[int]) -> float | None:

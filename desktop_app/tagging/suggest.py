@@ -19,6 +19,8 @@ from .rules import (
     only_function_words,
 )
 from .scoring import (
+    ALTERNATIVE_AGREEMENT,
+    ALTERNATIVE_WEIGHT,
     HEAD_AGREEMENT,
     SOURCE_WEIGHT,
     attention_factor,
@@ -96,6 +98,44 @@ def _caption_candidates(caption: CaptionResult) -> dict[str, _Candidate]:
     return found
 
 
+def _alternative_candidates(caption: CaptionResult, found: dict[str, _Candidate]) -> None:
+    """Fold in the tags of the beam's runner-up captions (in place).
+
+    A tag the best caption already has gains support when a runner-up repeats it; a tag only a
+    runner-up has ("a dog runs with a ball" next to "a dog runs on the grass") becomes a
+    candidate of its own, discounted by how much less likely that caption is.
+    """
+    best_support: dict[str, float] = {}
+    extra: dict[str, _Candidate] = {}
+    for rank, alt in enumerate(caption.alternatives, 1):
+        text = " ".join(alt.tokens)
+        for phrase in extract_phrases(list(alt.tokens)):
+            words = phrase_tag_words(phrase)
+            if words is None:
+                continue
+            key = _key(words)
+            conf = decoder_confidence(alt.token_probs, phrase.indices)
+            evidence = clamp(alt.weight * (1.0 if conf is None else conf) * specificity(words))
+            if key in found:
+                best_support[key] = max(best_support.get(key, 0.0), evidence)
+                continue
+            score = clamp(ALTERNATIVE_WEIGHT * evidence)
+            if key not in extra or score > extra[key].score:
+                extra[key] = _Candidate(
+                    key=key, words=words, source="caption", score=score,
+                    parts={"model": evidence, "source": ALTERNATIVE_WEIGHT,
+                           "specificity": specificity(words)},
+                    reason=f'from an alternative caption: "{text}"',
+                    source_words=phrase.words, order=100.0 + rank + phrase.indices[0] / 100)
+    for key, support in best_support.items():
+        cand = found[key]
+        cand.parts["alternatives"] = support
+        cand.score = clamp(noisy_or(cand.score, ALTERNATIVE_AGREEMENT * support))
+        cand.reason += "; the model's other captions agree"
+    for key, cand in extra.items():
+        found.setdefault(key, cand)
+
+
 def _imagenet_candidate(c: ImagenetCandidate) -> _Candidate:
     weight = SOURCE_WEIGHT["imagenet_" + c.kind]
     spec = specificity(c.words)
@@ -160,6 +200,7 @@ def suggest_hashtags(
     if limit == 0:
         return []
     found = _caption_candidates(caption)
+    _alternative_candidates(caption, found)
     imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
     ranked = sorted(
         _merge(found, imagenet), key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0))

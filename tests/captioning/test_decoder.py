@@ -75,3 +75,13 @@ def test_captions_never_stutter(tiny_decoder, vocab, photos):
     for beam in (1, 3):
         for r in cap.caption_batch(photos, beam=beam):
             assert all(a != b for a, b in zip(r.tokens, r.tokens[1:], strict=False)), r.tokens
+
+
+def test_beam_keeps_distinct_runner_up_captions(tiny_decoder, vocab, photos):
+    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    for r in cap.caption_batch(photos, beam=3):
+        assert len(r.alternatives) <= 2
+        seen = {r.tokens} | {a.tokens for a in r.alternatives}
+        assert len(seen) == 1 + len(r.alternatives)
+        assert all(0.0 < a.weight <= 1.0 and len(a.token_probs) == len(a.tokens) for a in r.alternatives)
+    assert all(not r.alternatives for r in cap.caption_batch(photos, beam=1))

@@ -165,3 +165,22 @@ def test_a_long_run_of_nouns_gives_short_tags_only():
     tags = [h.tag for h in suggest_hashtags(cap)]
     assert tags and "#beach" in tags
     assert all(len(h.words) <= 3 for h in suggest_hashtags(cap))
+
+
+def test_runner_up_captions_add_tags_and_support():
+    import numpy as np
+
+    from desktop_app.results import AlternativeCaption, CaptionResult
+    from desktop_app.tagging import suggest_hashtags
+
+    tokens = tuple("a dog runs on the grass".split())
+    alt = tuple("a dog runs with a ball".split())
+    base = dict(caption=" ".join(tokens), tokens=tokens, token_probs=(0.8,) * 6,
+                attention=np.full((6, 49), 1 / 49), grid=(7, 7), log_prob=-3.0)
+    plain = {h.tag: h for h in suggest_hashtags(CaptionResult(**base))}
+    richer = {h.tag: h for h in suggest_hashtags(CaptionResult(
+        **base, alternatives=(AlternativeCaption(alt, (0.8,) * 6, weight=0.7),)))}
+    assert "#ball" not in plain and "#ball" in richer
+    assert "alternative caption" in richer["#ball"].reason
+    assert richer["#ball"].score < richer["#grass"].score  # the best caption still leads
+    assert richer["#dog"].score > plain["#dog"].score  # agreement raises confidence
