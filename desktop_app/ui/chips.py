@@ -8,6 +8,9 @@ own drag-and-drop can move the rows.
 
 from __future__ import annotations
 
+import html
+import re
+
 from PySide6.QtCore import QModelIndex, QRect, QSize, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -19,7 +22,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
 )
 
-from ..results import HashtagSuggestion
+from ..results import UNSURE_WORD, HashtagSuggestion
 
 TagRole = Qt.ItemDataRole.UserRole + 10
 ScoreRole = Qt.ItemDataRole.UserRole + 11
@@ -31,19 +34,73 @@ STATE_COLOURS = {"approved": "#2da44e", "added": "#2da44e", "rejected": "#cf222e
 PAD, BTN, H = 10, 22, 30
 
 
-def tooltip_for(s: HashtagSuggestion) -> str:
-    """Why it was suggested, in words, with the score's parts."""
-    lines = [f"<b>{s.tag}</b> — {round(s.score * 100)}% confidence"]
-    if s.reason:
-        lines.append(s.reason)
-    src = {"caption": "from the caption", "imagenet": "from what the photo looks like (ImageNet)",
-           "library": "from your library", "rule": "one of your always-add tags",
-           "you": "added by you"}.get(s.source, f"source: {s.source}")
-    if s.words:
-        src += f" (“{' '.join(s.words)}”)"
-    lines.append(src)
-    if s.parts:
-        lines.append(", ".join(f"{k} {v:+.2f}" for k, v in s.parts.items()))
+SOURCE_WORDS = {
+    "caption": "from the caption",
+    "imagenet": "from the image classifier",
+    "library": "from your library",
+    "popular": "a popular form of {base}",
+    "trending": "trending",
+    "rule": "one of your always-add tags",
+    "you": "added by you",
+}
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+_BASE = re.compile(r"a popular form of (#\w+)")
+
+
+def _clauses(reason: str) -> list[str]:
+    return [c.strip() for c in reason.split(";") if c.strip()]
+
+
+def source_words(s: HashtagSuggestion) -> str:
+    """Where a suggestion came from, in plain words ("a popular form of #dog").
+
+    When the reason has a clause saying the same in more detail ('from the caption: "teddy
+    bear"'), that clause is the answer.
+    """
+    text = SOURCE_WORDS.get(s.source, f"source: {s.source}")
+    if s.source == "popular":
+        m = _BASE.search(s.reason)
+        base = m.group(1) if m else ("#" + "".join(s.words) if s.words else "a suggested tag")
+        text = text.format(base=base)
+    lead = text.split(" (")[0].split("{")[0]
+    for clause in _clauses(s.reason):
+        if clause.startswith(lead):
+            return clause
+    if s.words and s.source == "caption":
+        text += f" (“{' '.join(s.words)}”)"
+    return text
+
+
+def popularity_words(value: float) -> str:
+    """parts["popularity"] (0..1, from word frequencies) in words."""
+    from ..tagging.popularity import describe
+
+    return describe(value) + " — how common the word is online, not a count of posts"
+
+
+def tooltip_for(s: HashtagSuggestion, token_probs=(), tokens=()) -> str:
+    """Why it was suggested, in words: where from, the reason, popularity, the score's parts.
+
+    With the caption's `token_probs` (and `tokens`), a tag from words the model was unsure of
+    says so.
+    """
+    source = source_words(s)
+    lines = [f"<b>{_esc(s.tag)}</b> — score {round(s.score * 100)}%", _esc(source)]
+    shaky = [i for i in s.token_indices if i < len(token_probs) and token_probs[i] < UNSURE_WORD]
+    if shaky:
+        said = ", ".join(f"“{tokens[i] if i < len(tokens) else '?'}” ({token_probs[i]:.0%})" for i in shaky)
+        lines.append(_esc(f"the model was unsure of {said}"))
+    extra = [c for c in _clauses(s.reason) if c != source and not c.startswith("popularity ")]
+    if extra:
+        lines.append(_esc("; ".join(extra)))
+    if "popularity" in s.parts:
+        lines.append(_esc(popularity_words(float(s.parts["popularity"]))))
+    parts = {k: v for k, v in s.parts.items() if k != "popularity"}
+    if parts:
+        lines.append("<small>score parts: " + ", ".join(f"{k} {v:+.2f}" for k, v in parts.items()) + "</small>")
     return "<br>".join(lines)
 
 
@@ -194,8 +251,13 @@ class ChipView(QListView):
             self._emit_later.start()
 
     def set_tags(self, suggestions: list[HashtagSuggestion], decisions: dict[str, str],
-                 order: list[str] | None = None) -> None:
-        """Show suggestions plus the user's added tags; `order` (tags) wins over the ranking."""
+                 order: list[str] | None = None, caption=None) -> None:
+        """Show suggestions plus the user's added tags; `order` (tags) wins over the ranking.
+
+        `caption` (a CaptionResult) lets the tooltips say which source words were unsure.
+        """
+        probs = tuple(caption.token_probs) if caption is not None else ()
+        toks = tuple(caption.tokens) if caption is not None else ()
         by_tag = {s.tag: s for s in suggestions}
         for tag, state in decisions.items():
             if tag not in by_tag and state in POSITIVE:
@@ -213,7 +275,7 @@ class ChipView(QListView):
             item.setData(float(s.score), ScoreRole)
             item.setData(decisions.get(tag, ""), StateRole)
             item.setData(s.source, SourceRole)
-            item.setData(tooltip_for(s), Qt.ItemDataRole.ToolTipRole)
+            item.setData(tooltip_for(s, probs, toks), Qt.ItemDataRole.ToolTipRole)
             item.setData(tag, Qt.ItemDataRole.AccessibleTextRole)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
             self.chips.appendRow(item)

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPainter, QPalette
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -17,18 +17,22 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStackedWidget,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from ..imaging import open_photo
-from ..results import CaptionResult
+from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
 from .chips import ChipView, TagEntry
 from .grid import PhotoItem
-from .overlay import attention_overlay, combine_rows, to_qimage
+from .overlay import attention_overlay, combine_rows, focus, to_qimage
 
 DISPLAY_SIDE = 1400  # the detail view's copy of a photo is at most this big
 PLAY_MS = 650
+UNSURE_NOTE = ("The model is unsure about this photo — it learned from people, animals and "
+               "outdoor scenes, so this caption is probably wrong.")
+SPREAD_FOCUS = 2.0  # a word's brightest cell under this many times the average: "spread thin"
 
 
 def load_display_image(path) -> Image.Image:
@@ -67,18 +71,45 @@ def edited_caption(old: CaptionResult, text: str) -> CaptionResult:
     )
 
 
-def caption_html(tokens, current: int | None, link_colour: str, muted: set[int] = frozenset()) -> str:
-    """The caption's words as links '#w<i>'; the current word highlighted."""
+def percent(p: float) -> str:
+    """0.004 -> "under 1%", 0.31 -> "31%"."""
+    return "under 1%" if p < 0.005 else f"{p:.0%}"
+
+
+def unsure_words(caption: CaptionResult | None) -> set[int]:
+    """Indices of the words the model gave a probability under UNSURE_WORD."""
+    if caption is None:
+        return set()
+    return {i for i, p in enumerate(caption.token_probs) if p < UNSURE_WORD and i < len(caption.tokens)}
+
+
+def mix(colour: str, background: str, amount: float) -> str:
+    """`colour` moved `amount` (0..1) of the way to `background`, as #rrggbb."""
+    a, b = QColor(colour), QColor(background)
+    return QColor(round(a.red() + (b.red() - a.red()) * amount), round(a.green() + (b.green() - a.green()) * amount),
+                  round(a.blue() + (b.blue() - a.blue()) * amount)).name()
+
+
+def caption_html(tokens, current: int | None, link_colour: str, muted: set[int] = frozenset(),
+                 unsure: set[int] = frozenset(), unsure_colour: str | None = None) -> str:
+    """The caption's words as links '#w<i>'; the current word highlighted.
+
+    `muted` words have no attention map (plain text); `unsure` ones (the model gave them a low
+    probability) are lighter and in italics.
+    """
     parts = []
+    faint = unsure_colour or link_colour
     for i, tok in enumerate(tokens):
         word = html.escape(tok)
+        italic = "; font-style:italic" if i in unsure else ""
         if i in muted:
-            parts.append(f"<span>{word}</span>")
+            parts.append(f'<span style="{italic[2:]}">{word}</span>' if italic else f"<span>{word}</span>")
         elif i == current:
             parts.append(f'<a href="#w{i}" style="text-decoration:none; background:{link_colour};'
-                         f' color:white; font-weight:bold">&nbsp;{word}&nbsp;</a>')
+                         f' color:white; font-weight:bold{italic}">&nbsp;{word}&nbsp;</a>')
         else:
-            parts.append(f'<a href="#w{i}" style="text-decoration:none; color:{link_colour}">{word}</a>')
+            colour = faint if i in unsure else link_colour
+            parts.append(f'<a href="#w{i}" style="text-decoration:none; color:{colour}{italic}">{word}</a>')
     return " ".join(parts)
 
 
@@ -153,6 +184,9 @@ class DetailPanel(QWidget):
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                              | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
         self.caption.linkActivated.connect(self._link)
+        self.caption.linkHovered.connect(self._hovered)
+        self.caption.installEventFilter(self)  # each word's tooltip: its probability
+        self._hover_word: int | None = None
         self.caption.setToolTip("Click a word to see where the model looked")
         f = self.caption.font()
         f.setPointSizeF(f.pointSizeF() * 1.35)
@@ -168,10 +202,25 @@ class DetailPanel(QWidget):
         self.edit = QToolButton(text="✎")
         self.edit.setToolTip("Edit the caption (Enter to keep, Esc to cancel)")
         self.edit.clicked.connect(self._start_edit)
+        self.confidence = QLabel()
+        self.confidence.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.confidence.setToolTip(
+            "How sure the model is of this caption as a whole (the geometric mean of its words'"
+            f" probabilities).<br>Words it gave under {UNSURE_WORD:.0%} are lighter and slanted;"
+            " hover a word to see its probability.")
         cap_row = QHBoxLayout()
         cap_row.addWidget(self.play, 0, Qt.AlignmentFlag.AlignTop)
         cap_row.addWidget(self.caption_stack, 1)
+        cap_row.addWidget(self.confidence, 0, Qt.AlignmentFlag.AlignVCenter)
         cap_row.addWidget(self.edit, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.note = QLabel()  # "the model is unsure about this photo": only when it is
+        self.note.setObjectName("unsureNote")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("#unsureNote { background: palette(alternate-base); border-radius: 4px;"
+                                " border-left: 3px solid palette(mid); padding: 4px 8px; }")
+        self.note.setText(UNSURE_NOTE)
+        self.note.hide()
 
         self.hint = QLabel()
         self.hint.setWordWrap(True)
@@ -204,6 +253,7 @@ class DetailPanel(QWidget):
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(self.canvas, 6)
         lay.addLayout(cap_row)
+        lay.addWidget(self.note)
         lay.addWidget(self.hint)
         lay.addWidget(self.chips, 1)
         lay.addLayout(row)
@@ -252,23 +302,26 @@ class DetailPanel(QWidget):
         has = res is not None and res.caption is not None
         for w in (self.play, self.edit, self.entry, self.add, self.copy, self.export):
             w.setEnabled(has)
-        if it is None:
-            self.caption.setText("")
-            self.hint.setText("")
-            self.chips.set_tags([], {})
-            self.counter.setText("")
-            return
         if not has:
-            self.caption.setText(f"<i>{html.escape(it.error or it.status.value + '…')}</i>")
-            self.hint.setText("")
+            self.caption.setText(f"<i>{html.escape(it.error or it.status.value + '…')}</i>" if it else "")
+            for w in (self.hint, self.confidence, self.counter):
+                w.setText("")
+            self.note.hide()
             self.chips.set_tags([], {})
-            self.counter.setText("")
             return
+        cap = res.caption
+        edited = it.edited or bool(it.caption and it.caption != cap.caption)
         self._render_caption()
-        self.chips.set_tags(res.hashtags, it.decisions, it.order)
+        self.chips.set_tags(res.hashtags, it.decisions, it.order, None if edited else cap)
         self.update_counts()
-        if it.caption and it.caption != res.caption.caption:
+        self.confidence.setText("edited" if edited else f"confidence {percent(cap.confidence)}")
+        low = not edited and cap.confidence < LOW_CONFIDENCE
+        self.note.setVisible(low)
+        if edited:
             self.hint.setText("Caption edited; words you typed have no attention map.")
+        elif unsure_words(cap) and not low:
+            self.hint.setText("Click a word or a hashtag to see where the model looked; lighter words are "
+                              "ones it was unsure of. A / R approve or reject the focused tag.")
         else:
             self.hint.setText("Click a word or a hashtag to see where the model looked. "
                               "A / R approve or reject the focused tag.")
@@ -289,8 +342,43 @@ class DetailPanel(QWidget):
         return {i for i in range(len(res.caption.tokens)) if i >= len(att) or not np.isfinite(att[i]).all()
                 or float(np.ptp(att[i])) == 0.0}
 
+    def unsure(self) -> set[int]:
+        """The caption words shown as unsure (none once the user has edited the caption)."""
+        it = self.item
+        if it is None or it.result is None or it.edited:
+            return set()
+        return unsure_words(it.result.caption)
+
     def _render_caption(self) -> None:
-        self.caption.setText(caption_html(self.tokens(), self.current_word, self._link_colour(), self._muted()))
+        link = self._link_colour()
+        faint = mix(link, self.palette().color(QPalette.ColorRole.Window).name(), 0.45)
+        self.caption.setText(caption_html(self.tokens(), self.current_word, link, self._muted(),
+                                          self.unsure(), faint))
+
+    def word_tip(self, index: int) -> str:
+        """A caption word's tooltip: the probability the model gave it."""
+        res = self.item.result if self.item else None
+        cap = res.caption if res is not None else None
+        if cap is None or not 0 <= index < len(cap.tokens):
+            return ""
+        lines = [f"<b>{html.escape(cap.tokens[index])}</b>"]
+        if index < len(cap.token_probs) and not self.item.edited:
+            p = float(cap.token_probs[index])
+            lines.append(f"the model gave this word {percent(p)}"
+                         + (" — it was unsure of it" if p < UNSURE_WORD else ""))
+        lines.append("Click to see where the model looked.")
+        return "<br>".join(lines)
+
+    def _hovered(self, href: str) -> None:
+        self._hover_word = int(href[2:]) if href.startswith("#w") else None
+        if self._hover_word is None:
+            QToolTip.hideText()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.caption and event.type() == QEvent.Type.ToolTip and self._hover_word is not None:
+            QToolTip.showText(event.globalPos(), self.word_tip(self._hover_word), self.caption)
+            return True
+        return super().eventFilter(obj, event)
 
     # -- attention ---------------------------------------------------------------------
     def _link(self, href: str) -> None:
@@ -305,9 +393,25 @@ class DetailPanel(QWidget):
             self.canvas.set_weights(None)
         else:
             self.current_word = index
-            self.canvas.set_weights(None if index in self._muted() else res.caption.attention_map(index))
+            muted = index in self._muted()
+            weights = None if muted else res.caption.attention_map(index)
+            self.canvas.set_weights(weights)
+            word = res.caption.tokens[index]
+            if muted:
+                typed = " (you typed it)" if self.item.edited else ""
+                self.hint.setText(f"“{word}” has no attention map{typed}.")
+            else:
+                self.hint.setText(self._looked(f"“{word}”", weights))
         if res is not None and res.caption is not None:
             self._render_caption()
+
+    @staticmethod
+    def _looked(what: str, weights: np.ndarray) -> str:
+        f = focus(weights)
+        if f < SPREAD_FOCUS:
+            return (f"{what}: the model's attention was spread thin (its brightest spot only {f:.1f}× "
+                    "the average), so the light area is a rough guide.")
+        return f"{what}: the light area is where the model looked."
 
     def show_tag(self, tag: str) -> None:
         """Overlay the attention of the words a hashtag came from (if it came from the caption)."""
@@ -325,7 +429,7 @@ class DetailPanel(QWidget):
             self.hint.setText(f"{tag} does not come from a caption word, so it has no attention map.")
         else:
             words = " ".join(res.caption.tokens[i] for i in idx)
-            self.hint.setText(f"{tag}: where the model looked for “{words}”.")
+            self.hint.setText(self._looked(f"{tag} (from “{words}”)", weights))
 
     def _toggle_play(self, on: bool) -> None:
         self.play.setText("⏸" if on else "▶")

@@ -48,6 +48,7 @@ class PhotoItem:
     thumb: QImage | None = None
     thumb_failed: bool = False
     caption: str | None = None  # the caption as shown (edited by the user, or the model's)
+    edited: bool = False  # the user rewrote the model's caption
     decisions: dict[str, str] = field(default_factory=dict)  # tag -> state, from the library
     order: list[str] = field(default_factory=list)  # the user's chip order
 

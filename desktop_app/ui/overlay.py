@@ -1,8 +1,13 @@
 """Where the model looked: attention weights as a light/dark mask over the photo.
 
 Like the figures of Show, Attend and Tell: the 7x7 weights of one word are upsampled smoothly
-(bicubic) to the photo's size, scaled so the most attended cell is 1, and the photo is darkened
-where the weight is low and lightened where it is high.
+(bicubic) to the photo's size, stretched so the least attended cell is 0 and the most attended
+is 1, and the photo is darkened where the weight is low and lightened where it is high.
+
+The stretch matters with real models: their attention is often diffuse (the brightest cell only
+1.5x the average), and scaled by the peak alone such a map darkens the photo by a few percent,
+so clicking a word seemed to do nothing. The detail panel says in words when a map is that flat
+(`focus`), so the stretched picture does not overstate it.
 
 `attention_overlay` and `upsample_weights` are pure (NumPy and Pillow) and need no Qt; the
 detail panel paints their output with `to_qimage`.
@@ -20,8 +25,20 @@ LIGHTEN = 0.25  # how far toward white the most attended area is pushed
 GAMMA = 0.7  # < 1 widens the lit area a little, so moderately attended regions stay visible
 
 
+def focus(weights: np.ndarray) -> float:
+    """How concentrated a word's attention is: its largest weight over the mean weight.
+
+    1.0 is perfectly flat (looked everywhere alike); a sharp map over 7x7 cells can reach 49.
+    """
+    w = np.nan_to_num(np.asarray(weights, dtype=np.float64), nan=0.0).clip(min=0.0)
+    mean = float(w.mean()) if w.size else 0.0
+    return float(w.max()) / mean if mean > 0 else 1.0
+
+
 def upsample_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) attention weights -> (height, width) float32 in [0, 1], smooth, max = 1.
+    """(h, w) attention weights -> (height, width) float32 in [0, 1], smooth, min 0 and max 1.
+
+    A flat map (all cells alike, at least one above zero) comes out all 1: looked everywhere.
 
     `size` is (width, height), as in Pillow. The grid covers the whole photo (the model sees
     the photo squashed to a square), so each cell stretches to its share of the photo.
@@ -30,10 +47,12 @@ def upsample_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if w.ndim != 2 or w.size == 0:
         raise ValueError(f"attention weights must be a 2-D grid, got shape {w.shape}")
     w = np.nan_to_num(w, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
-    peak = float(w.max())
+    peak, low = float(w.max()), float(w.min())
     if peak <= 0:
         return np.zeros((size[1], size[0]), np.float32)
-    w = w / peak
+    if peak - low <= 1e-6 * peak:
+        return np.ones((size[1], size[0]), np.float32)
+    w = (w - low) / (peak - low)
     up = Image.fromarray(w, mode="F").resize(size, Image.Resampling.BICUBIC)
     return np.clip(np.asarray(up, dtype=np.float32), 0.0, 1.0)
 

@@ -268,8 +268,11 @@ class MainWindow(QMainWindow):
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model_state, self.model_info, self.model_error = "ready", info, None
-        self.device_label.setText(f"Model {info.version or 'ready'} · {info.device}")
-        self.device_label.setToolTip("TensorFlow computes on " + info.device)
+        gpu = info.device.upper().startswith("GPU")
+        self.device_label.setText(f"Model {info.version or 'ready'} · {info.device if gpu else info.device + ', no GPU'}")
+        self.device_label.setToolTip(f"The captioning model {info.version} runs on the {info.device}." if gpu else
+                                     "TensorFlow found no GPU, so the model runs on the CPU: slower, but the same "
+                                     "captions.")
         if self.banner.kind == "model":
             self.banner.hide()
         self._start_next_job()
@@ -278,6 +281,8 @@ class MainWindow(QMainWindow):
         self.model_state, self.model_error = "failed", str(exc) or type(exc).__name__
         self.device_label.setText("Model: missing")
         self.device_label.setToolTip(self.model_error)
+        for w in (self.progress_label, self.progress, self.cancel_button):
+            w.hide()
         self.show_error(f"<b>The captioning model could not be loaded.</b> {self.model_error}<br>"
                         "Photos cannot be captioned until a model is installed in model_assets/captioner/.")
         self.banner.kind = "model"
@@ -375,9 +380,17 @@ class MainWindow(QMainWindow):
 
     # -- tagging -------------------------------------------------------------------------
     def _start_next_job(self) -> None:
-        if self.job is not None or self.model_state == "loading":
+        if self.job is not None:
             return
         files = [it.path for it in self.model.items if it.status == Status.QUEUED and it.path not in self._held]
+        if self.model_state == "loading":  # the job starts when it is loaded: say why nothing moves
+            if files:
+                self.progress.setRange(0, 0)  # busy
+                self.progress_label.setText(f"Loading the model… ({len(files)} photo{'s' if len(files) != 1 else ''}"
+                                            " waiting)")
+                self.progress_label.show()
+                self.progress.show()
+            return
         if not files:
             return
         if self.model_state == "failed":  # keep the model's message; Photo › Resume retries
@@ -425,6 +438,7 @@ class MainWindow(QMainWindow):
         if res.ok:
             it.error = None
             it.caption = res.caption.caption if res.caption else None
+            it.edited = False
             it.decisions = self._decisions(res.content_hash)
             it.status = Status.APPROVED if it.kept() else Status.READY
         else:
@@ -625,6 +639,7 @@ class MainWindow(QMainWindow):
             return
         res = replace(it.result, caption=edited_caption(it.result.caption, text))
         it.caption = res.caption.caption
+        it.edited = True
 
         def done(tags, it=it, res=res):
             res.hashtags = list(tags)

@@ -29,8 +29,10 @@ class FakeCaptioner:
     input_size = 224
     device = "CPU (fake)"
 
-    def __init__(self, tokens=CAPTION):
+    def __init__(self, tokens=CAPTION, probs=None, device="CPU (fake)"):
         self.tokens = tuple(tokens)
+        self.probs = probs  # each token's probability (None: confident, 0.9 falling by 0.05)
+        self.device = device
         self.calls = 0
 
     def caption_batch(self, images: np.ndarray, beam: int = 3) -> list[CaptionResult]:
@@ -42,7 +44,8 @@ class FakeCaptioner:
             out.append(CaptionResult(
                 caption=" ".join(self.tokens),
                 tokens=self.tokens,
-                token_probs=tuple(0.9 - 0.05 * i for i in range(len(self.tokens))),
+                token_probs=tuple(self.probs) if self.probs is not None
+                else tuple(0.9 - 0.05 * i for i in range(len(self.tokens))),
                 attention=peaked_attention(len(self.tokens), seed=seed),
                 grid=(7, 7),
                 log_prob=-3.0,
