@@ -27,7 +27,7 @@ from . import popularity as pop
 from .rules import clean_word, plural_exceptions, singularize, tag_key, wordlist_dir
 
 MIN_ZIPF = 1.0  # wordfreq's floor: any word it lists at all
-VARIANT_FACTOR = 0.5  # a variant's score relative to the tag it is built from
+VARIANT_FACTOR = 0.15  # a variant's score relative to its tag: after the caption's own (dev-tuned)
 HEAD_FACTOR = 0.8  # built from a phrase's head (#sandybeach -> #beachlife) rather than the tag
 MAX_PER_TAG = 2
 MAX_TOTAL = 6
