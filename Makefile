@@ -32,5 +32,15 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.run_all
 
+# A one-folder desktop app in dist/hashlens/ that runs without Python (build_scripts/hashlens.spec).
+bundle: setup
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[$(TF_EXTRA),build]"
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN build_scripts/hashlens.spec
+	@du -sh dist/hashlens
+
+# Builds the bundle, then tags the shipped sample photo with it, headless (minutes; not in `make test`).
+bundle-test: bundle
+	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 dist/hashlens/hashlens --self-test
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info

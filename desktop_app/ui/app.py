@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -91,5 +92,7 @@ def run_gui(argv: list[str] | None = None) -> int:
                         options=TagOptions(beam=settings.beam, top_k=settings.top_k, style=settings.style))
     window = MainWindow(pipeline, ThreadRunner(), store)
     window.show()
+    if os.environ.get("HASHLENS_REPORT_STARTUP"):  # build_scripts/measure_startup.py
+        QTimer.singleShot(0, lambda: print(f"window-shown {time.time():.3f}", file=sys.stderr, flush=True))
     QTimer.singleShot(0, window.start)  # model and library load after the window is up
     return app.exec()
