@@ -53,7 +53,7 @@ def beam_search(
     banned_ids: tuple[int, ...] = (),
     repeat_penalty: float = 1.5,
     repeatable_ids: frozenset[int] = frozenset(),
-    length_alpha: float = 0.7,
+    length_alpha: float = 1.0,  # chosen on Flickr8k dev (0.7 and 1.3 scored lower)
     no_repeat_ngram: int = 3,
     reorder: Callable[[tuple, np.ndarray], tuple] | None = None,
 ) -> list[Hypothesis]:
