@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 
 from .paths import log_dir
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is emitted (not when it was set up), so
+    a redirected or captured stderr never leaves the handler writing to a closed stream."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -13,7 +27,7 @@ def setup_logging(verbose: bool = False) -> None:
     if getattr(root, "_hashlens_configured", False):
         return
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    console = logging.StreamHandler()
+    console = _CurrentStderr()
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("hashlens: %(levelname)s: %(message)s"))
     root.addHandler(console)

@@ -238,7 +238,8 @@ class WatchService:
         if attempts >= self.options.max_attempts:
             self.queue.defer(item.path, 0.0, error=error, count_attempt=True)
             self.queue.fail(item.path, error)
-            log.warning("giving up on %s after %d tries: %s", item.path, attempts, error)
+            # The result below tells the user (CLI line, GUI status); the log file keeps the detail.
+            log.info("giving up on %s after %d tries: %s", item.path, attempts, error)
             self._emit(WatchResult(item.path, "failed", error=error))
         else:  # maybe still being copied: try again a little later
             delay = self.options.retry_delay_s * (2 ** (attempts - 1))
