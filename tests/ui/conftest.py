@@ -8,17 +8,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from desktop_app.library.store import TagLibrary  # noqa: E402
 from desktop_app.pipeline import Pipeline  # noqa: E402
 
 from .fakes import FakeCaptioner, make_photos  # noqa: E402
-
-
-@pytest.fixture
-def library(tmp_path):
-    lib = TagLibrary.open(tmp_path / "library")
-    yield lib
-    lib.close()
 
 
 @pytest.fixture

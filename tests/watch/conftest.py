@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.library.store import TagLibrary
 from desktop_app.pipeline import Pipeline
 from desktop_app.watch.service import WatchOptions, WatchService
 from tests.ui.fakes import FakeCaptioner
@@ -55,13 +54,6 @@ class Recorder:
 
     def paths(self, status: str) -> list[str]:
         return [r.path for r in self.by_status(status)]
-
-
-@pytest.fixture
-def library(tmp_path):
-    lib = TagLibrary.open(tmp_path / "library")
-    yield lib
-    lib.close()
 
 
 @pytest.fixture
