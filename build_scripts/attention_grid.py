@@ -1,7 +1,8 @@
 """Render captions with their per-word attention maps into one image (for the model card).
 
+    python build_scripts/attention_grid.py --photos A.jpg B.png ... --out grid.jpg [--model BUNDLE]
     python build_scripts/attention_grid.py --data ../shared/datasets/flickr8k --split test \
-        --n 10 --out model_assets/captioner/attention_grid.jpg [--model BUNDLE]
+        --n 10 --out runs/attention_grid_flickr8k.jpg   # dataset photos: keep out of the repo
 
 Each row: the photo, then the photo as the model saw it for each word of the caption (light
 where it looked, dark elsewhere), the word and its probability beneath.
@@ -55,16 +56,22 @@ def render(captioner, photos: list[Path], beam: int = 3) -> Image.Image:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", help="a Flickr8k-layout dataset (its photos stay out of the repo)")
+    ap.add_argument("--photos", nargs="*", default=[], help="photo files instead of --data")
     ap.add_argument("--split", default="test")
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--model")
     ap.add_argument("--beam", type=int, default=3)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    ds = load_dataset(a.data)
-    ids = ds.split(a.split)[: a.n]
-    sheet = render(load_captioner(a.model), [ds.images[i] for i in ids], a.beam)
+    if a.photos:
+        paths = [Path(p) for p in a.photos][: a.n]
+    elif a.data:
+        ds = load_dataset(a.data)
+        paths = [ds.images[i] for i in ds.split(a.split)[: a.n]]
+    else:
+        ap.error("give --data or --photos")
+    sheet = render(load_captioner(a.model), paths, a.beam)
     sheet.save(a.out, quality=85)
     print(f"wrote {a.out} ({sheet.size[0]}x{sheet.size[1]})")
 
