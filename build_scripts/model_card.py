@@ -62,9 +62,9 @@ def main() -> None:
         f"{tr.get('alpha_c')}, seed {tr.get('seed')}, length-bucketed batches, XLA-compiled step.",
     ]
     if b.meta.get("averaged_from"):
-        out.append("- Shipped weights: the average of the decoder weights after epochs "
-                   + ", ".join(Path(p).stem.rsplit("_", 1)[-1].lstrip("e") for p in b.meta["averaged_from"])
-                   + " (checkpoint averaging, chosen on dev).")
+        out.append("- Shipped weights: the average of the decoder weights after "
+                   + ", ".join(map(str, b.meta["averaged_from"]))
+                   + " (checkpoint averaging; chosen on dev over single epochs and other averages).")
     out += ["- Stored as float16 (`decoder.npz`); in memory float32. Decoding: beam 3, "
             "length-normalised (alpha 1.0, chosen on dev), `<unk>` never emitted, no word twice in a "
             "row, no repeated trigram, a penalty on reusing a content word.", ""]
