@@ -135,10 +135,14 @@ def beam_search(
                     slot += 1
             for j in range(slot, k):  # fewer live candidates than beams: park dead rows
                 new_rows[i * k + j] = i * k
-            # Stop once k captions are finished (with length normalisation no finite bound
-            # exists on what a live beam might still reach; waiting for one only costs time).
-            if len(finished[i]) >= k or not slot:
-                done[i] = True
+            # Stop once k captions are finished and the best of them already beats every live
+            # beam as it stands (stopping at k finished alone cut captions short: "on a").
+            if len(finished[i]) >= k:
+                best = max(h.score for h in finished[i])
+                live = new_scores[i][np.isfinite(new_scores[i])]
+                bound = live.max() / max(1, t + 2) ** length_alpha if live.size else -np.inf
+                if not live.size or bound < best:
+                    done[i] = True
         chosen_lp = logp[new_rows, new_tok]
         hist_tok = np.concatenate([hist_tok[new_rows], new_tok[:, None]], axis=1)
         hist_lp = np.concatenate([hist_lp[new_rows], chosen_lp[:, None]], axis=1)
