@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..results import CaptionResult, HashtagSuggestion
+from ..results import LOW_CONFIDENCE, CaptionResult, HashtagSuggestion
 from .imagenet_tags import ImagenetCandidate, imagenet_candidates
 from .phrases import Phrase, extract_phrases
 from .rules import (
@@ -199,8 +199,12 @@ def suggest_hashtags(
     limit = max(0, min(int(limit), MAX_TAGS_PER_POST))
     if limit == 0:
         return []
-    found = _caption_candidates(caption)
-    _alternative_candidates(caption, found)
+    found: dict[str, _Candidate] = {}
+    # A caption the model itself doubts gives no tags (one without probabilities, e.g. typed
+    # by the user, is taken as it is).
+    if not caption.token_probs or caption.confidence >= LOW_CONFIDENCE:
+        found = _caption_candidates(caption)
+        _alternative_candidates(caption, found)
     imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
     ranked = sorted(
         _merge(found, imagenet), key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0))

@@ -184,3 +184,17 @@ def test_runner_up_captions_add_tags_and_support():
     assert "alternative caption" in richer["#ball"].reason
     assert richer["#ball"].score < richer["#grass"].score  # the best caption still leads
     assert richer["#dog"].score > plain["#dog"].score  # agreement raises confidence
+
+
+def test_a_caption_the_model_doubts_gives_no_caption_tags():
+    import numpy as np
+
+    from desktop_app.results import CaptionResult, ImagenetGuess
+    from desktop_app.tagging import suggest_hashtags
+
+    tokens = tuple("white dog is jumping".split())
+    cap = CaptionResult(caption=" ".join(tokens), tokens=tokens, token_probs=(0.01,) * 4,
+                        attention=np.full((4, 49), 1 / 49), grid=(7, 7), log_prob=-18.0,
+                        imagenet=(ImagenetGuess("espresso", 0.99),))
+    tags = [h.tag for h in suggest_hashtags(cap)]
+    assert tags[0] == "#espresso" and "#dog" not in tags
