@@ -440,14 +440,33 @@ class TagLibrary:
         if pid is not None:
             return pid
         now = self.clock()
-        cur = conn.execute(
-            "INSERT INTO photos(content_hash, path, added_at, updated_at) VALUES (?, ?, ?, ?)",
-            (content_hash, path or "", now, now),
-        )
-        pid = int(cur.lastrowid)
+        pid = self._insert_photo(conn, content_hash, path or "", added_at=now)
         if path:
             self._see_path(conn, pid, path, now)
         return pid
+
+    @staticmethod
+    def _insert_photo(
+        conn: sqlite3.Connection,
+        content_hash: str,
+        path: str,
+        *,
+        added_at: float,
+        updated_at: float | None = None,
+        file_size: int | None = None,
+        mtime: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> int:
+        """The one INSERT of a photo row; returns its id."""
+        return int(
+            conn.execute(
+                "INSERT INTO photos(content_hash, path, file_size, mtime, width, height, "
+                "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (content_hash, path, file_size, mtime, width or None, height or None, added_at,
+                 added_at if updated_at is None else updated_at),
+            ).lastrowid
+        )
 
     def _see_path(self, conn: sqlite3.Connection, pid: int, path: str, now: float) -> None:
         conn.execute(
@@ -498,22 +517,8 @@ class TagLibrary:
         with self._write("record a photo") as conn:
             pid = self._photo_id(conn, content_hash)
             if pid is None:
-                pid = int(
-                    conn.execute(
-                        "INSERT INTO photos(content_hash, path, file_size, mtime, width, height, "
-                        "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            content_hash,
-                            path,
-                            file_size,
-                            mtime,
-                            width or None,
-                            height or None,
-                            now,
-                            now,
-                        ),
-                    ).lastrowid
-                )
+                pid = self._insert_photo(conn, content_hash, path, added_at=now, file_size=file_size,
+                                         mtime=mtime, width=width, height=height)
             else:
                 conn.execute(
                     "UPDATE photos SET path = ?, file_size = ?, mtime = ?, "
@@ -1734,22 +1739,10 @@ class TagLibrary:
         now = self.clock()
         pid = self._photo_id(conn, h)
         if pid is None:
-            pid = int(
-                conn.execute(
-                    "INSERT INTO photos(content_hash, path, file_size, mtime, width, height, "
-                    "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        h,
-                        photo.get("path") or "",
-                        photo.get("file_size"),
-                        photo.get("mtime"),
-                        photo.get("width"),
-                        photo.get("height"),
-                        photo.get("added_at") or now,
-                        photo.get("updated_at") or now,
-                    ),
-                ).lastrowid
-            )
+            pid = self._insert_photo(
+                conn, h, photo.get("path") or "", added_at=photo.get("added_at") or now,
+                updated_at=photo.get("updated_at") or now, file_size=photo.get("file_size"),
+                mtime=photo.get("mtime"), width=photo.get("width"), height=photo.get("height"))
             report["photos_added"] += 1
         else:
             conn.execute(
