@@ -25,7 +25,7 @@ def cache_key(image_ids: list[str], encoder_tag: str) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_features(captioner, image_ids: list[str], image_paths: list[Path], cache_dir: Path,
+def cached_features(encoder, image_ids: list[str], image_paths: list[Path], cache_dir: Path,
                     encoder_tag: str, batch_size: int = 32) -> np.ndarray:
     """(N, L, D) float16 features for the images (memory-mapped from the cache)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ def cached_features(captioner, image_ids: list[str], image_paths: list[Path], ca
     if state["done"] >= n:
         return np.load(data_file, mmap_mode="r")
     if state["done"] == 0 or not data_file.exists():
-        probe, _ = captioner.encode(np.stack([load_for_model(image_paths[0])[0]]))
+        probe, _ = encoder.encode(np.stack([load_for_model(image_paths[0])[0]]))
         arr = open_memmap(data_file, mode="w+", dtype=np.float16, shape=(n, *probe.shape[1:]))
         state = {"done": 0}
     else:
@@ -47,7 +47,7 @@ def cached_features(captioner, image_ids: list[str], image_paths: list[Path], ca
     for lo in range(first, n, batch_size):
         hi = min(n, lo + batch_size)
         images = np.stack([load_for_model(p)[0] for p in image_paths[lo:hi]])
-        feats, _ = captioner.encode(images)
+        feats, _ = encoder.encode(images)
         arr[lo:hi] = feats.astype(np.float16)
         arr.flush()
         state["done"] = hi

@@ -25,6 +25,30 @@ def _split_encoder_outputs(out):
     return out[0], out[1]
 
 
+class ImageEncoder:
+    """The frozen encoder as one compiled function: uint8 photos -> (features, class probs).
+
+    Used by the captioner and, on its own, by training to cache features.
+    """
+
+    def __init__(self, model, input_size: int = 224):
+        self.model = model
+        self.input_size = input_size
+        self._encode = tf.function(self._encode_impl, input_signature=[
+            tf.TensorSpec((None, input_size, input_size, 3), tf.uint8)], autograph=False)
+
+    def _encode_impl(self, images):
+        feats, logits = _split_encoder_outputs(self.model(tf.cast(images, tf.float32), training=False))
+        b = tf.shape(feats)[0]
+        feats = tf.reshape(feats, (b, -1, feats.shape[-1]))
+        return feats, tf.nn.softmax(logits, axis=-1)
+
+    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (N, S, S, 3) -> features (N, H*W, D) float32, class probs (N, classes)."""
+        feats, probs = self._encode(tf.convert_to_tensor(images, tf.uint8))
+        return feats.numpy(), probs.numpy()
+
+
 class BundleCaptioner:
     input_size = 224
 
@@ -34,7 +58,7 @@ class BundleCaptioner:
         # The GUI's tagging jobs and the folder watcher may share one captioner: one batch at
         # a time keeps peak memory flat and the two from fighting over the same cores.
         self._lock = threading.Lock()
-        self.encoder = encoder
+        self.encoder = ImageEncoder(encoder, input_size) if encoder is not None else None
         self.decoder = decoder
         self.vocab = vocab
         self.version = version
@@ -43,9 +67,6 @@ class BundleCaptioner:
         cfg = decoder.config
         self.grid = tuple(cfg.grid)
         L = cfg.grid[0] * cfg.grid[1]
-        s = self.input_size
-        self._encode = tf.function(self._encode_impl, input_signature=[
-            tf.TensorSpec((None, s, s, 3), tf.uint8)], autograph=False)
         self._prepare = tf.function(decoder.prepare, input_signature=[
             tf.TensorSpec((None, L, cfg.feature_dim), tf.float32)], autograph=False)
         self._step = tf.function(self._step_impl, input_signature=[
@@ -74,12 +95,6 @@ class BundleCaptioner:
         return cls(encoder, decoder, contents.vocab, contents.model_version, labels)
 
     # -- compiled pieces ------------------------------------------------------------------------
-    def _encode_impl(self, images):
-        feats, logits = _split_encoder_outputs(self.encoder(tf.cast(images, tf.float32), training=False))
-        b = tf.shape(feats)[0]
-        feats = tf.reshape(feats, (b, -1, feats.shape[-1]))
-        return feats, tf.nn.softmax(logits, axis=-1)
-
     def _step_impl(self, tokens, h, c, feats, proj):
         logits, h, c, alpha = self.decoder.step(tokens, h, c, feats, proj, training=False)
         return tf.nn.log_softmax(logits, axis=-1), h, c, alpha
@@ -91,8 +106,7 @@ class BundleCaptioner:
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (N, 224, 224, 3) -> features (N, 49, 1024) float32, class probs (N, 1001)."""
-        feats, probs = self._encode(tf.convert_to_tensor(images, tf.uint8))
-        return feats.numpy(), probs.numpy()
+        return self.encoder.encode(images)
 
     def caption_features(self, feats: np.ndarray, beam: int = 3, max_len: int | None = None):
         """Decode captions from precomputed features; returns beam_search Hypotheses."""
@@ -146,10 +160,6 @@ class BundleCaptioner:
             return ()
         idx = np.argsort(-p)[: self.top_classes + 1]
         return tuple(ImagenetGuess(self.labels[i], float(p[i])) for i in idx if i != 0)[: self.top_classes]
-
-
-def gpu_in_use() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def device_description() -> str:

@@ -142,7 +142,7 @@ def run_training(args) -> int:
     from .bundle import model_weights, write_bundle
     from .encoder import build_encoder, default_weights_path
     from .features import cached_features
-    from .inference import BundleCaptioner
+    from .inference import BundleCaptioner, ImageEncoder
     from .metrics import score_captions
 
     out = Path(args.out)
@@ -170,14 +170,13 @@ def run_training(args) -> int:
     print(f"vocabulary: {len(vocab)} words; {len(train_ids)} training photos; "
           f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}", file=sys.stderr)
 
-    encoder = build_encoder()
+    encoder = ImageEncoder(build_encoder())
     enc_tag = hashlib.sha256(default_weights_path().read_bytes()).hexdigest()[:16]
-    probe = BundleCaptioner(encoder, _tiny_decoder(cfg), vocab, "probe")
     cdir = Path(args.cache) if args.cache else cache_dir() / "features"
     dev_ids = dev_ids[: tcfg.dev_images] if tcfg.dev_images else dev_ids
     t_feat = time.perf_counter()
-    train_feats = np.asarray(cached_features(probe, train_ids, [ds.images[i] for i in train_ids], cdir, enc_tag))
-    dev_feats = (np.asarray(cached_features(probe, dev_ids, [ds.images[i] for i in dev_ids], cdir, enc_tag))
+    train_feats = np.asarray(cached_features(encoder, train_ids, [ds.images[i] for i in train_ids], cdir, enc_tag))
+    dev_feats = (np.asarray(cached_features(encoder, dev_ids, [ds.images[i] for i in dev_ids], cdir, enc_tag))
                  if dev_ids else None)
     print(f"features ready in {time.perf_counter() - t_feat:.0f}s", file=sys.stderr)
 
@@ -248,14 +247,6 @@ def run_training(args) -> int:
                wall0 + time.perf_counter() - t_run, len(train_ids), args.data, write_bundle)
     print(f"bundle written to {out}", file=sys.stderr)
     return 0
-
-
-def _tiny_decoder(cfg):
-    """The probe captioner only encodes; it needs a decoder object, not a trained one."""
-    from .decoder import build_decoder
-
-    return build_decoder(DecoderConfig(vocab_size=cfg.vocab_size, embed_dim=8, lstm_units=8,
-                                       attention_units=8, feature_dim=cfg.feature_dim))
 
 
 def _decode_all(captioner, feats: np.ndarray, beam: int, chunk: int = 250):
