@@ -9,7 +9,8 @@ Designs (each in its own subprocess, so peak RSS and load time are its own):
 - tf-tutorial: the TensorFlow "image captioning with visual attention" tutorial design
   (InceptionV3 at 299x299, 8x8x2048 + Bahdanau attention GRU 512, embedding 256, 5,000 words,
   greedy), random weights of the same shapes.
-All three run the same batched decoding code, so the difference is the architecture.
+hashlens and deeprnn run the same batched decoding code (the NumPy decoder step), so their
+difference is the architecture; the tutorial's GRU step runs as TensorFlow functions.
 Figures: model load time, latency for one photo (decode + encoder + caption; median of many),
 throughput on a folder of photos (batched, 32 at a time), and peak RSS.
 """
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import desktop_app  # noqa: F401  (first: it sets how NumPy's threads wait, as in the app)
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "flickr8k"
 
@@ -93,8 +96,43 @@ def _build(design: str):
 
         dec = GRUAttentionDecoder(cfg)
         dec((tf.zeros((1, 64, 256)), tf.zeros((1, 1), tf.int32)))
-        return BundleCaptioner(enc, dec, vocab, design, input_size=299), 1
+        return BundleCaptioner(enc, dec, vocab, design, input_size=299, kernel=_TfKernel(dec)), 1
     raise SystemExit(f"unknown design {design}")
+
+
+class _TfKernel:
+    """Runs a Keras decoder's own step as tf.functions (the tutorial's GRU has no NumPy kernel)."""
+
+    class Context:
+        def __init__(self, nf, proj, h0, c0):
+            self.nf, self.proj, self.h0, self.c0 = nf, proj, h0, c0
+
+        def select(self, photos):
+            import tensorflow as tf
+
+            return _TfKernel.Context(tf.gather(self.nf, photos), tf.gather(self.proj, photos),
+                                     self.h0[photos], self.c0[photos])
+
+    def __init__(self, decoder):
+        import tensorflow as tf
+
+        self._prepare = tf.function(decoder.prepare, autograph=False, reduce_retracing=True)
+        self._step = tf.function(lambda *a: decoder.step(*a), autograph=False, reduce_retracing=True)
+
+    def prepare(self, feats):
+        import tensorflow as tf
+
+        nf, proj, h, c = self._prepare(tf.constant(feats))
+        return self.Context(nf, proj, h.numpy(), c.numpy())
+
+    def step(self, ctx, tokens, h, c):
+        import numpy as np
+        import tensorflow as tf
+
+        rows = np.repeat(np.arange(ctx.nf.shape[0]), len(tokens) // ctx.nf.shape[0])
+        logits, h, c, alpha = self._step(tf.constant(tokens, tf.int32), tf.constant(h), tf.constant(c),
+                                         tf.gather(ctx.nf, rows), tf.gather(ctx.proj, rows))
+        return tf.nn.log_softmax(logits).numpy(), h.numpy(), c.numpy(), alpha.numpy()
 
 
 def measure(design: str, photos: list[Path], single_runs: int) -> dict:

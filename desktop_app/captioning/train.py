@@ -187,7 +187,6 @@ def run_training(args) -> int:
                                          "bad_epochs": 0, "lr": tcfg.learning_rate, "wall_s": 0.0}
     if pos["global_step"]:
         print(f"resuming at epoch {pos['epoch'] + 1}, step {pos['step']}", file=sys.stderr)
-    decoder_captioner = BundleCaptioner(None, trainer.decoder, vocab, "training")
     t_run = time.perf_counter()
     wall0 = pos["wall_s"]
     stop = False
@@ -213,7 +212,8 @@ def run_training(args) -> int:
         record = {"epoch": epoch + 1, "steps": pos["step"], "train_nll": float(np.mean(losses)) if losses else None,
                   "lr": float(trainer.optimizer.learning_rate.numpy())}
         if dev_feats is not None and not stop:
-            hyps = _decode_all(decoder_captioner, dev_feats, beam=1)
+            # A fresh captioner: it decodes from a snapshot of the weights as they are now.
+            hyps = _decode_all(BundleCaptioner(None, trainer.decoder, vocab, "training"), dev_feats, beam=1)
             scores = score_captions({i: ds.captions[i] for i in dev_ids},
                                     {i: " ".join(vocab.itos[t] for t in h.token_ids) for i, h in zip(dev_ids, hyps, strict=True)})
             record["dev_greedy"] = scores

@@ -49,13 +49,13 @@ def test_batching_does_not_change_captions(tiny_decoder, vocab, photos):
 
 
 def test_unknown_word_is_never_emitted_even_when_the_model_prefers_it(tiny_decoder, vocab, photos):
-    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
     out_bias = tiny_decoder.out_logits.bias
     saved = out_bias.numpy().copy()
     try:
         boosted = saved.copy()
         boosted[vocab.unk_id] += 50.0  # the model now wants <unk> everywhere
         out_bias.assign(boosted)
+        cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
         for r in cap.caption_batch(photos, beam=3):
             assert "<unk>" not in r.tokens
     finally:
