@@ -65,7 +65,7 @@ class CaptionResult:
 class HashtagSuggestion:
     """A hashtag candidate with its score and where it came from.
 
-    `source` is one of "caption", "imagenet", "library", "popular", "trending", "rule".
+    `source` is one of "caption", "imagenet", "detector", "library", "popular", "trending", "rule".
     `token_indices` point into CaptionResult.tokens so the UI can show that word's attention.
     `parts` holds the components of the score (e.g. {"model": 0.7, "approval": 0.9}) and
     `reason` a short sentence for a tooltip ("you approved this on 12 similar photos").

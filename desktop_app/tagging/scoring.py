@@ -44,6 +44,12 @@ HEAD_AGREEMENT = 0.5
 # best caption gets part of their support (see suggest._alternative_candidates).
 ALTERNATIVE_WEIGHT = 1.0
 ALTERNATIVE_AGREEMENT = 0.5
+# The tag detector (detector.py): its probability p counts DETECTOR_WEIGHT x p as a source of
+# its own (noisy-OR with the others), and a tag it knows but doubts loses up to DETECTOR_DOUBT
+# of its other evidence (x (1 - DOUBT x (1 - p))): "shirt" in "a man in a blue shirt" is
+# often the decoder's habit, not the photo.
+DETECTOR_WEIGHT = 1.0
+DETECTOR_DOUBT = 0.8
 
 
 def decoder_confidence(token_probs: Sequence[float], indices: Sequence[int]) -> float | None:

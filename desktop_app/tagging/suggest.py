@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..results import LOW_CONFIDENCE, CaptionResult, HashtagSuggestion
+from .detector import TagDetector, default_detector
 from .imagenet_tags import ImagenetCandidate, imagenet_candidates
 from .phrases import Phrase, extract_phrases
 from .rules import (
@@ -21,6 +24,8 @@ from .rules import (
 from .scoring import (
     ALTERNATIVE_AGREEMENT,
     ALTERNATIVE_WEIGHT,
+    DETECTOR_DOUBT,
+    DETECTOR_WEIGHT,
     HEAD_AGREEMENT,
     SOURCE_WEIGHT,
     attention_factor,
@@ -34,6 +39,7 @@ from .scoring import (
 # Below this a "suggestion" is noise (a word from a caption the model itself doubts, or a
 # class the classifier gives a few percent): showing it would only bury the real ones.
 MIN_SCORE = 0.01
+DETECTOR_TOP = 12  # the detector's best tags considered as new candidates
 
 
 @dataclass
@@ -190,11 +196,45 @@ def _merge(found: dict[str, _Candidate], imagenet: list[_Candidate]) -> list[_Ca
     return out
 
 
+def _apply_detector(cands: list[_Candidate], caption: CaptionResult, detector: TagDetector) -> list[_Candidate]:
+    """Let the tag detector confirm, doubt and add (see detector.py and scoring.py)."""
+    probs = detector.probabilities(caption.embedding) if caption.embedding is not None else None
+    if probs is None:
+        return cands
+    have = {c.key for c in cands}
+    for cand in cands:
+        i = detector.index.get(cand.key)
+        if i is None:
+            continue
+        p = float(probs[i])
+        cand.parts["detector"] = p
+        doubted = cand.score * (1.0 - DETECTOR_DOUBT * (1.0 - p))
+        cand.score = clamp(noisy_or(doubted, DETECTOR_WEIGHT * p * specificity(cand.words)))
+        if p >= 0.3:
+            cand.reason += f"; the tag detector agrees ({p:.0%})"
+    for i in np.argsort(-probs)[:DETECTOR_TOP]:
+        key, p = detector.keys[i], float(probs[i])
+        if key in have or p < MIN_SCORE:
+            continue
+        words = detector.tags[i]
+        spec = specificity(words)
+        cands.append(_Candidate(
+            key=key, words=words, source="detector", score=clamp(DETECTOR_WEIGHT * p * spec),
+            parts={"detector": p, "source": DETECTOR_WEIGHT, "specificity": spec},
+            reason=f"seen in the photo: photos like this one are tagged #{key} ({p:.0%} of the time)",
+            source_words=words, order=200.0 + len(cands)))
+    return cands
+
+
 def suggest_hashtags(
-    caption: CaptionResult, style: str = "joined", limit: int = MAX_TAGS_PER_POST
+    caption: CaptionResult, style: str = "joined", limit: int = MAX_TAGS_PER_POST,
+    detector: TagDetector | None | bool = True,
 ) -> list[HashtagSuggestion]:
     """Ranked hashtag candidates for a captioned photo, best first, at most `limit` (<= 30,
-    Instagram's cap per post)."""
+    Instagram's cap per post).
+
+    `detector`: True for the shipped tag detector (when it can be read), a TagDetector, or
+    False/None for the caption and the classifier only (human captions in benchmarks)."""
     check_style(style)
     limit = max(0, min(int(limit), MAX_TAGS_PER_POST))
     if limit == 0:
@@ -206,9 +246,13 @@ def suggest_hashtags(
         found = _caption_candidates(caption)
         _alternative_candidates(caption, found)
     imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
-    ranked = sorted(
-        _merge(found, imagenet), key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0))
-    )
+    cands = _merge(found, imagenet)
+    det = default_detector() if detector is True else (detector or None)
+    # The detector learned from the same photos as the captioner: where the caption model is
+    # lost (a latte art photo), so is it ("#man", "#dog" from priors), so it stays silent.
+    if det is not None and (not caption.token_probs or caption.confidence >= LOW_CONFIDENCE):
+        cands = _apply_detector(cands, caption, det)
+    ranked = sorted(cands, key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0)))
     out: list[HashtagSuggestion] = []
     seen: set[str] = set()
     for cand in ranked:

@@ -37,6 +37,7 @@ PAD, BTN, H = 10, 22, 30
 SOURCE_WORDS = {
     "caption": "from the caption",
     "imagenet": "from the image classifier",
+    "detector": "seen in the photo",
     "library": "from your library",
     "popular": "a popular form of {base}",
     "trending": "trending",
