@@ -4,7 +4,7 @@ and the printed output of bench/tag_quality.py and bench/captioner_speed.py.
 
     python build_scripts/model_card.py --bundle model_assets/captioner \
         --train-log runs/sat1/train_log.jsonl --dev runs/dev_eval.json --test runs/test_eval.json \
-        --tags runs/tag_quality_test.txt --speed runs/speed.txt --notes runs/card_notes.md
+        --tags runs/tag_quality_test.txt --speed runs/speed.txt --notes build_scripts/card_notes.md
 """
 
 from __future__ import annotations
