@@ -193,13 +193,14 @@ def _stand_in_tags(caption: CaptionResult, limit: int = 30) -> list[HashtagSugge
     return out[:limit]
 
 
-def suggest_fn() -> Callable[[CaptionResult], list[HashtagSuggestion]]:
+def suggest_fn(detector: bool = False) -> Callable[[CaptionResult], list[HashtagSuggestion]]:
+    """The app's tagger; with `detector`, its tag detector reads the (real) embedding too."""
     try:
         from desktop_app.tagging import suggest_hashtags
     except ImportError:
         print("note: desktop_app.tagging not available, using the stand-in extractor")
         return _stand_in_tags
-    return lambda cap: suggest_hashtags(cap, limit=30)
+    return lambda cap: suggest_hashtags(cap, limit=30, detector=detector)
 
 
 def content_words(texts: Iterable[str]) -> list[str]:
@@ -384,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.embeddings:
         images = [i for i in images if i in embed.rows]
     images = images[: args.photos]
-    suggest = suggest_fn()
+    # The tag detector needs real encoder features; the hashed stand-in would feed it noise.
+    suggest = suggest_fn(detector=bool(args.embeddings))
     print(f"{len(images)} photos from {args.split}, embeddings: "
           f"{args.embeddings or 'hashed bag of words of the other captions (stand-in)'}")
 

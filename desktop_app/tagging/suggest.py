@@ -39,7 +39,8 @@ from .scoring import (
 # Below this a "suggestion" is noise (a word from a caption the model itself doubts, or a
 # class the classifier gives a few percent): showing it would only bury the real ones.
 MIN_SCORE = 0.01
-DETECTOR_TOP = 12  # the detector's best tags considered as new candidates
+DETECTOR_TOP = 12  # the detector's best tags considered as new candidates ...
+DETECTOR_MIN_NEW = 0.1  # ... when it gives them at least this (below: Flickr8k's priors)
 
 
 @dataclass
@@ -214,7 +215,7 @@ def _apply_detector(cands: list[_Candidate], caption: CaptionResult, detector: T
             cand.reason += f"; the tag detector agrees ({p:.0%})"
     for i in np.argsort(-probs)[:DETECTOR_TOP]:
         key, p = detector.keys[i], float(probs[i])
-        if key in have or p < MIN_SCORE:
+        if key in have or p < DETECTOR_MIN_NEW:
             continue
         words = detector.tags[i]
         spec = specificity(words)
