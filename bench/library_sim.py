@@ -72,6 +72,12 @@ class SimUser:
     prefers: dict[str, str] = field(default_factory=dict)  # "#beach" -> "#beachlife"
     every_photo: tuple[str, ...] = ()  # added to every photo
 
+    @property
+    def habit_tags(self) -> frozenset[str]:
+        """The tags the model never proposes on its own: only the library can learn them."""
+        return frozenset(t for h in self.habits for t in h.tags) | frozenset(self.every_photo) | frozenset(
+            self.prefers.values())
+
     def final_tags(self, candidates: Iterable[str], true_tags: set[str], words: set[str]) -> set[str]:
         """What the user posts with this photo: the true model tags they do not dislike (or
         their preferred form), plus their habit tags. Independent of any ranking."""
@@ -265,6 +271,9 @@ class PhotoLog:
     p5_oracle: float
     violations: list[str]
     rank_ms: float
+    habit_right: int = 0  # the user's habit tags in the personalised top 5 that they want here
+    habit_wanted: int = 0  # habit tags they want on this photo
+    habit_wrong: int = 0  # habit tags in the top 5 they do not want here
 
 
 def simulate(
@@ -311,6 +320,9 @@ def simulate(
                     reciprocal_rank(personal, final), reciprocal_rank(baseline, final),
                     min(len(final), 5) / 5,
                     violations, rank_ms,
+                    sum(t in final and t in user.habit_tags for t in personal[:5]),
+                    len(final & user.habit_tags),
+                    sum(t not in final and t in user.habit_tags for t in personal[:5]),
                 ))
                 lib.record_result(
                     PhotoResult(f"/photos/{image}", cap, cands, content_hash=h, size=(224, 224)),
@@ -359,6 +371,9 @@ def summarise(logs: list[PhotoLog], lo: int, hi: int) -> dict:
         "mrr": round(mean([g.rr for g in part]), 4),
         "mrr_base": round(mean([g.rr_base for g in part]), 4),
         "violations": sum(len(g.violations) for g in part),
+        "habit_right": sum(g.habit_right for g in part),
+        "habit_wanted": sum(g.habit_wanted for g in part),
+        "habit_wrong": sum(g.habit_wrong for g in part),
     }
 
 
@@ -411,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  photos {s['photos']:>8}: P@5 {s['p5']:.3f} vs {s['p5_base']:.3f} unpersonalised "
                   f"(+{s['p5_gain']:.3f}; ceiling {s['p5_oracle']:.3f}), MRR {s['mrr']:.3f} vs {s['mrr_base']:.3f}, "
                   f"rejected-tag violations {s['violations']}")
+            if s["habit_wanted"]:
+                print(f"{'':>20}habit tags in the top 5: {s['habit_right']} of {s['habit_wanted']} wanted "
+                      f"({s['habit_right'] / s['habit_wanted']:.0%}), {s['habit_wrong']} unwanted")
         print(f"  rank median {summ['rank_ms_median']} ms, {summ['seconds']} s")
 
     overall = {}
