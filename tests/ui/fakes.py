@@ -49,7 +49,8 @@ class FakeCaptioner:
                 attention=peaked_attention(len(self.tokens), seed=seed),
                 grid=(7, 7),
                 log_prob=-3.0,
-                embedding=rng.normal(size=1024).astype(np.float32),
+                # Not the encoder's 1024 dimensions: the tag detector must not read noise as a photo.
+                embedding=rng.normal(size=64).astype(np.float32),
                 model_version=self.version,
             ))
         return out
