@@ -11,6 +11,7 @@ decoding a 12 MP phone photo at 1/8 scale is several times cheaper than decoding
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -86,27 +87,30 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def open_photo(path: str | os.PathLike, draft_size: tuple[int, int] | None = None) -> Image.Image:
+def open_photo(path: str | os.PathLike, draft_size: tuple[int, int] | None = None,
+               data: bytes | None = None) -> Image.Image:
     """Open a photo as an upright 8-bit RGB image, or raise ImageLoadError.
 
     draft_size: for JPEGs, let the decoder pick the smallest scale (1/2, 1/4, 1/8) that is
     still at least this big, which is far faster for large photos.
+    data: the file's bytes when the caller already read them (`path` then names it in errors).
     """
     p = Path(path)
+    src = p if data is None else io.BytesIO(data)
     try:
-        size = p.stat().st_size
+        size = p.stat().st_size if data is None else len(data)
     except FileNotFoundError:
         raise ImageLoadError(p, "the file does not exist") from None
     except OSError as exc:
         raise ImageLoadError(p, f"the file cannot be accessed ({exc.strerror or exc})") from None
-    if p.is_dir():
+    if data is None and p.is_dir():
         raise ImageLoadError(p, "it is a folder, not a photo")
     if size == 0:
         raise ImageLoadError(p, "the file is empty (0 bytes)")
     if p.suffix.lower() in (".heic", ".heif", ".avif") and not _register_heif():
         raise ImageLoadError(p, "HEIC photos need the pillow-heif package")
     try:
-        with Image.open(p) as img:
+        with Image.open(src) as img:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageLoadError(
@@ -125,7 +129,9 @@ def open_photo(path: str | os.PathLike, draft_size: tuple[int, int] | None = Non
     except UnidentifiedImageError:
         _register_heif()
         try:  # the name may lie: an iPhone photo saved as .jpg
-            with Image.open(p) as img:
+            if data is not None:
+                src.seek(0)
+            with Image.open(src) as img:
                 img.load()
                 return _to_rgb(ImageOps.exif_transpose(img))
         except Exception:
@@ -140,12 +146,13 @@ def open_photo(path: str | os.PathLike, draft_size: tuple[int, int] | None = Non
         raise ImageLoadError(p, f"the image data is corrupt ({msg or type(exc).__name__})") from None
 
 
-def load_for_model(path: str | os.PathLike, size: int = 224) -> tuple[np.ndarray, tuple[int, int]]:
+def load_for_model(path: str | os.PathLike, size: int = 224,
+                   data: bytes | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """The photo as a (size, size, 3) uint8 array, squashed like the training photos.
 
     Returns the array and the photo's upright size (width, height) as decoded.
     """
-    img = open_photo(path, draft_size=(size, size))
+    img = open_photo(path, draft_size=(size, size), data=data)
     orig = img.size
     arr = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0))
     return arr, orig

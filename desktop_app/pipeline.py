@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HashlensError, ImageLoadError, LibraryError
-from .fingerprint import content_hash
+from .fingerprint import bytes_hash, content_hash
 from .imaging import iter_image_files, load_for_model
 from .results import PhotoResult
 
@@ -61,9 +61,11 @@ class _Loaded:
 
 def _load(path: Path, input_size: int) -> _Loaded:
     try:
-        pixels, size = load_for_model(path, input_size)
+        data = path.read_bytes() if path.is_file() else None  # one read, decoded and hashed
+        pixels, size = load_for_model(path, input_size, data=data)  # clear errors for the rest
         st = path.stat()
-        return _Loaded(path, pixels, size, content_hash(path), st.st_mtime, st.st_size, None)
+        digest = bytes_hash(data) if data is not None else content_hash(path)
+        return _Loaded(path, pixels, size, digest, st.st_mtime, st.st_size, None)
     except ImageLoadError as exc:
         return _Loaded(path, None, (0, 0), "", 0.0, 0, str(exc))
     except OSError as exc:  # vanished between listing and reading, permissions, ...

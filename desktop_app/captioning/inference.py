@@ -35,6 +35,7 @@ class ImageEncoder:
     def __init__(self, model, input_size: int = 224):
         self.model = model
         self.input_size = input_size
+        self._on_gpu = bool(tf.config.list_logical_devices("GPU"))
         self._encode = tf.function(self._encode_impl, input_signature=[
             tf.TensorSpec((None, input_size, input_size, 3), tf.uint8)], autograph=False)
 
@@ -50,7 +51,7 @@ class ImageEncoder:
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (N, S, S, 3) -> features (N, H*W, D) float32, class probs (N, classes)."""
-        step = len(images) if tf.config.list_logical_devices("GPU") else self.cpu_chunk
+        step = len(images) if self._on_gpu else self.cpu_chunk
         parts = [self._encode(tf.convert_to_tensor(images[lo : lo + step], tf.uint8))
                  for lo in range(0, len(images), max(1, step))]
         return (np.concatenate([f.numpy() for f, _ in parts]), np.concatenate([p.numpy() for _, p in parts]))
