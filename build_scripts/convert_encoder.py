@@ -41,9 +41,20 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-ENCODER_DIR = ROOT / "model_assets" / "encoder"
-WEIGHTS_NAME = "mobilenet_v1_imagenet.weights.h5"
-LABELS_PATH = ROOT / "resources" / "imagenet_classes.txt"
+sys.path.insert(0, str(ROOT))
+
+# The names the app loads from: one definition (desktop_app/captioning/encoder.py, no TensorFlow).
+from desktop_app.captioning.encoder import (  # noqa: E402
+    FEATURES_LAYER,
+    INPUT_SIZE,
+    NUM_CLASSES,
+    WEIGHTS_NAME,
+    default_weights_path,
+)
+from desktop_app.paths import resources_dir  # noqa: E402
+
+ENCODER_DIR = default_weights_path().parent
+LABELS_PATH = resources_dir() / "imagenet_classes.txt"
 
 NUDITY_SPEC = "nudity==0.2.3"
 NUDITY_SHA256 = "d26e10346f00ad76b1166a221f1b56877d154ca343e82c6e6c8e738ca5f27d5f"
@@ -126,7 +137,7 @@ def build_keras_mobilenet():
     import keras
 
     return keras.applications.MobileNet(
-        weights=None, classes=1001, classifier_activation=None, input_shape=(224, 224, 3)
+        weights=None, classes=NUM_CLASSES, classifier_activation=None, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
     )
 
 
@@ -190,7 +201,7 @@ def compare(model, graph_bytes: bytes, n: int = 4, seed: int = 0) -> tuple[float
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, size=(n, 224, 224, 3)).astype(np.float32)
     ref_feats, ref_logits = frozen_graph_fn(graph_bytes)(x)
-    probe = keras.Model(model.input, [model.get_layer("conv_pw_13_relu").output, model.output])
+    probe = keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
     feats, logits = probe(x, training=False)
     return (
         float(np.max(np.abs(np.asarray(feats) - ref_feats))),

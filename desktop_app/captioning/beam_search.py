@@ -106,6 +106,8 @@ def beam_search(
             adj[:, end_id] = logp[:, end_id]
         if t > 0:
             for row in range(M):
+                if done[row // k]:  # a finished photo's rows are not read below
+                    continue
                 hist = hist_tok[row]
                 adj[row, hist[-1]] = -np.inf  # never the same word twice in a row ("is is")
                 for tok in _ngram_followers(hist, no_repeat_ngram):

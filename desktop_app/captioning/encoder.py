@@ -15,6 +15,7 @@ modules import it lazily.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,12 @@ FEATURES_LAYER = "conv_pw_13_relu"
 
 def default_weights_path() -> Path:
     return model_assets_dir() / "encoder" / WEIGHTS_NAME
+
+
+def encoder_tag() -> str:
+    """A short fingerprint of the shipped encoder weights: feature caches are keyed by it."""
+    with open(default_weights_path(), "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
 
 
 def build_encoder(weights_path: str | os.PathLike | None = None) -> keras.Model:

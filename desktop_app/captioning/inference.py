@@ -20,12 +20,6 @@ from .numpy_decoder import NumpyDecoder
 from .vocabulary import Vocabulary
 
 
-def _split_encoder_outputs(out):
-    if isinstance(out, dict):
-        return out["features"], out["logits"]
-    return out[0], out[1]
-
-
 class ImageEncoder:
     """The frozen encoder as one compiled function: uint8 photos -> (features, class probs).
 
@@ -40,7 +34,8 @@ class ImageEncoder:
             tf.TensorSpec((None, input_size, input_size, 3), tf.uint8)], autograph=False)
 
     def _encode_impl(self, images):
-        feats, logits = _split_encoder_outputs(self.model(tf.cast(images, tf.float32), training=False))
+        out = self.model(tf.cast(images, tf.float32), training=False)  # {"features", "logits"}
+        feats, logits = out["features"], out["logits"]
         b = tf.shape(feats)[0]
         feats = tf.reshape(feats, (b, -1, feats.shape[-1]))
         return feats, tf.nn.softmax(logits, axis=-1)
@@ -58,8 +53,6 @@ class ImageEncoder:
 
 
 class BundleCaptioner:
-    input_size = 224
-
     def __init__(self, encoder, decoder: AttentionDecoder, vocab: Vocabulary, version: str,
                  labels: list[str] | None = None, top_classes: int = 5, input_size: int = 224,
                  kernel=None):

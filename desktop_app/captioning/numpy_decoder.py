@@ -71,17 +71,12 @@ class NumpyDecoder:
     @classmethod
     def from_keras(cls, decoder) -> NumpyDecoder:
         """Snapshot a Keras `AttentionDecoder`'s weights (call again after they change)."""
+        from .bundle import model_weights
         from .decoder import AttentionDecoder
 
         if type(decoder).step is not AttentionDecoder.step:
             raise TypeError(f"{type(decoder).__name__} has a step of its own: give the captioner its own kernel")
-        w = {}
-        for layer in (decoder.feat_norm, decoder.init_h, decoder.init_c, decoder.embedding, decoder.att_feat,
-                      decoder.att_hidden, decoder.att_score, decoder.gate, decoder.lstm, decoder.out_h,
-                      decoder.out_z, decoder.out_logits):
-            for v in layer.weights:
-                w[f"{layer.name}/{v.name}"] = np.asarray(v.numpy())
-        return cls(decoder.config, w)
+        return cls(decoder.config, model_weights(decoder))  # keys as in a bundle: "lstm/kernel", ...
 
     def prepare(self, feats: np.ndarray) -> PhotoContext:
         """feats (N, L, D) -> the per-photo context."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import HashlensError
 from ..paths import cache_dir
-from .bundle import weight_key
+from .bundle import model_weights, weight_key, write_bundle
 from .config import DecoderConfig, TrainConfig
 from .datasets import CaptionDataset, load_dataset
 from .vocabulary import Vocabulary
@@ -69,7 +69,7 @@ class Trainer:
 
         from .decoder import build_decoder
 
-        self.tf, self.keras = tf, keras
+        self.tf = tf
         self.config, self.tcfg, self.out = config, tcfg, out
         keras.utils.set_random_seed(tcfg.seed)
         self.decoder = build_decoder(config)
@@ -103,7 +103,7 @@ class Trainer:
     def save_checkpoint(self, position: dict) -> None:
         ck = self.out / "checkpoint"
         ck.mkdir(parents=True, exist_ok=True)
-        arrays = {f"model/{weight_key(v.path)}": np.asarray(v.numpy()) for v in self.decoder.weights}
+        arrays = {f"model/{k}": w for k, w in model_weights(self.decoder).items()}
         arrays.update({f"opt/{i}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
         tmp = ck / "state.tmp.npz"
         np.savez(tmp, **arrays)
@@ -139,8 +139,7 @@ def _progress(epoch, epochs, step, steps, loss, att, t0, first_step):
 def run_training(args) -> int:
     import tensorflow as tf
 
-    from .bundle import model_weights, write_bundle
-    from .encoder import build_encoder, default_weights_path
+    from .encoder import build_encoder, encoder_tag
     from .features import cached_features
     from .inference import BundleCaptioner, ImageEncoder
     from .metrics import score_captions
@@ -171,7 +170,7 @@ def run_training(args) -> int:
           f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}", file=sys.stderr)
 
     encoder = ImageEncoder(build_encoder())
-    enc_tag = hashlib.sha256(default_weights_path().read_bytes()).hexdigest()[:16]
+    enc_tag = encoder_tag()
     cdir = Path(args.cache) if args.cache else cache_dir() / "features"
     dev_ids = dev_ids[: tcfg.dev_images] if tcfg.dev_images else dev_ids
     t_feat = time.perf_counter()
@@ -189,6 +188,11 @@ def run_training(args) -> int:
         print(f"resuming at epoch {pos['epoch'] + 1}, step {pos['step']}", file=sys.stderr)
     t_run = time.perf_counter()
     wall0 = pos["wall_s"]
+
+    def save(epoch: int, scores: dict) -> None:
+        """Write the bundle as the decoder is now (after an epoch, or at the end)."""
+        _write(out, cfg, vocab, model_weights(trainer.decoder), tcfg, epoch, scores,
+               wall0 + time.perf_counter() - t_run, len(train_ids), args.data)
     stop = False
     for epoch in range(pos["epoch"], tcfg.epochs):
         batches = epoch_batches(lengths, tcfg.batch_size, tcfg.seed, epoch)
@@ -223,13 +227,11 @@ def run_training(args) -> int:
             if bleu4 > pos["best"]:
                 pos["best"], pos["bad_epochs"] = bleu4, 0
                 record["best"] = True
-                _write(out, cfg, vocab, model_weights(trainer.decoder), tcfg, epoch + 1, scores,
-                       wall0 + time.perf_counter() - t_run, len(train_ids), args.data, write_bundle)
+                save(epoch + 1, scores)
             else:
                 pos["bad_epochs"] += 1
         elif not stop:
-            _write(out, cfg, vocab, model_weights(trainer.decoder), tcfg, epoch + 1, {},
-                   wall0 + time.perf_counter() - t_run, len(train_ids), args.data, write_bundle)
+            save(epoch + 1, {})
         with open(out / "train_log.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
         if stop:
@@ -243,8 +245,7 @@ def run_training(args) -> int:
             print(f"early stop: dev BLEU-4 has not improved for {tcfg.patience} epochs", file=sys.stderr)
             break
     if not (out / "checksums.json").exists():
-        _write(out, cfg, vocab, model_weights(trainer.decoder), tcfg, pos["epoch"], {},
-               wall0 + time.perf_counter() - t_run, len(train_ids), args.data, write_bundle)
+        save(pos["epoch"], {})
     print(f"bundle written to {out}", file=sys.stderr)
     return 0
 
@@ -256,7 +257,7 @@ def _decode_all(captioner, feats: np.ndarray, beam: int, chunk: int = 250):
     return hyps
 
 
-def _write(out, cfg, vocab, weights, tcfg, epoch, scores, wall, n_train, data, write_bundle):
+def _write(out, cfg, vocab, weights, tcfg, epoch, scores, wall, n_train, data):
     meta = {
         "model_version": f"sat-mobilenet-{hashlib.sha256(out.resolve().as_posix().encode()).hexdigest()[:6]}-e{epoch}",
         "encoder": {"name": "mobilenet_v1_imagenet", "features": "conv_pw_13_relu 7x7x1024"},
