@@ -14,12 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..tagging.popularity import TIERS, tier
 from .instagram import MAX_HASHTAGS, clean_tags
 
-TIERS = ("broad", "medium", "niche")
 SHARES = {"broad": 0.3, "medium": 0.4, "niche": 0.3}
-BROAD = 0.6  # the same boundaries as tagging/popularity.py
-NICHE = 0.35
 
 
 @dataclass
@@ -36,11 +34,8 @@ class Mix:
 
 
 def tier_of(value: float | None) -> str:
-    if value is None:
-        return "niche"
-    if value >= BROAD:
-        return "broad"
-    return "medium" if value >= NICHE else "niche"
+    """popularity.tier, with an unknown popularity counted as niche."""
+    return tier(value) or "niche"
 
 
 def quotas(limit: int, shares: Mapping[str, float] = SHARES) -> dict[str, int]:

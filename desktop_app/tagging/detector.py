@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..paths import model_assets_dir
-from .rules import clean_word
+from .rules import words_key
 
 log = logging.getLogger(__name__)
 FORMAT = "hashlens-tag-detector"
@@ -33,23 +32,13 @@ class TagDetectorError(Exception):
     """The detector's files are missing, damaged or of another format."""
 
 
-@dataclass(frozen=True)
-class Detection:
-    words: tuple[str, ...]
-    prob: float
-
-    @property
-    def key(self) -> str:
-        return "".join(clean_word(w) for w in self.words)
-
-
 class TagDetector:
     def __init__(self, tags: list[tuple[str, ...]], mean: np.ndarray, std: np.ndarray, w: np.ndarray,
                  b: np.ndarray):
         if not (len(tags) == w.shape[1] == b.shape[0] and mean.shape == std.shape == (w.shape[0],)):
             raise TagDetectorError("the tag detector's arrays do not fit together")
         self.tags = tags
-        self.keys = ["".join(clean_word(x) for x in t) for t in tags]
+        self.keys = [words_key(t) for t in tags]
         self.index = {k: i for i, k in enumerate(self.keys)}
         self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
         self.w, self.b = w.astype(np.float32), b.astype(np.float32)
@@ -80,13 +69,6 @@ class TagDetector:
             return None
         z = (x - self.mean) / self.std
         return 1.0 / (1.0 + np.exp(-(z @ self.w + self.b)))
-
-    def detect(self, embedding: np.ndarray, top: int = 10, min_prob: float = 0.05) -> list[Detection]:
-        p = self.probabilities(embedding)
-        if p is None:
-            return []
-        order = np.argsort(-p)[:top]
-        return [Detection(self.tags[i], float(p[i])) for i in order if p[i] >= min_prob]
 
 
 @lru_cache(maxsize=1)

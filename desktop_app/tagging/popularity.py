@@ -16,12 +16,12 @@ count. Without wordfreq installed every figure is None and nothing else breaks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 
 from ..results import HashtagSuggestion
-from .rules import tag_key
+from .rules import _zipf, tag_key  # _zipf: the one lazy wordfreq import (tests patch it here too)
 
 ZIPF_FLOOR = 1.0
 ZIPF_TOP = 7.0
@@ -30,13 +30,6 @@ NICHE = 0.35  # below Zipf 3.1: skateboard, teddybear, foodporn
 TIERS = ("broad", "medium", "niche")
 
 
-@lru_cache(maxsize=1)
-def _zipf() -> Callable[[str, str], float] | None:
-    try:
-        from wordfreq import zipf_frequency
-    except ImportError:  # optional at run time; pyproject lists it
-        return None
-    return zipf_frequency
 
 
 def available() -> bool:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .rules import phrase_list
+from .rules import all_compounds, compound_spans, phrase_list
 
 TAGGER_RESOURCE = ("data", "averaged_perceptron_tagger.pickle")
 
@@ -149,14 +149,12 @@ def _caption_fixes(tokens: list[str], tags: list[str]) -> list[str]:
     """
     fixed = list(tags)
     in_compound = [False] * len(tokens)
-    compounds = phrase_list("compounds") | phrase_list("compounds_whole_only")
-    for size in sorted({len(c) for c in compounds}, reverse=True):
-        for i in range(len(tokens) - size + 1):
-            if tuple(tokens[i : i + size]) in compounds and not any(in_compound[i : i + size]):
-                for j in range(i, i + size):
-                    in_compound[j] = True
-                    if fixed[j] not in _NOUNS:
-                        fixed[j] = "NN"
+    for i, end in compound_spans(tokens, all_compounds()):
+        if not any(in_compound[i:end]):
+            for j in range(i, end):
+                in_compound[j] = True
+                if fixed[j] not in _NOUNS:
+                    fixed[j] = "NN"
     base_forms, s_forms, ing_forms = _caption_verbs()
     for i, word in enumerate(tokens):
         if in_compound[i]:

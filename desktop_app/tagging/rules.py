@@ -37,8 +37,11 @@ def wordlist_dir() -> Path:
     return resources_dir() / "tagging"
 
 
-def _lines(name: str) -> list[str]:
+def _lines(name: str, missing_ok: bool = False) -> list[str]:
+    """A word list's entries, lowercased, without comments and blank lines."""
     path = wordlist_dir() / name
+    if missing_ok and not path.is_file():
+        return []
     out = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip().lower()
@@ -57,6 +60,22 @@ def wordlist(name: str) -> frozenset[str]:
 def phrase_list(name: str) -> frozenset[tuple[str, ...]]:
     """Multiword entries of resources/tagging/<name>.txt as word tuples."""
     return frozenset(tuple(line.split()) for line in _lines(f"{name}.txt"))
+
+
+@cache
+def all_compounds() -> frozenset[tuple[str, ...]]:
+    """Every listed compound ("teddy bear", "rock climbing"), whole-only ones included."""
+    return phrase_list("compounds") | phrase_list("compounds_whole_only")
+
+
+def compound_spans(words: Sequence[str], names: frozenset[tuple[str, ...]]) -> list[tuple[int, int]]:
+    """(start, end) of every listed compound in `words`, longest compounds first."""
+    spans = []
+    for size in sorted({len(c) for c in names}, reverse=True):
+        for i in range(len(words) - size + 1):
+            if tuple(words[i : i + size]) in names:
+                spans.append((i, i + size))
+    return spans
 
 
 @lru_cache(maxsize=1)
@@ -115,7 +134,12 @@ def normalize_tag(text: str, style: str = DEFAULT_STYLE) -> str | None:
 
 def tag_key(tag: str) -> str:
     """The style-free identity of a tag: "#Teddy_Bear" and "#teddybear" -> "teddybear"."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", tag).lower() if ch.isalnum())
+    return clean_word(tag)
+
+
+def words_key(words: Sequence[str]) -> str:
+    """The same identity for a tag's words: ("teddy", "bear") -> "teddybear"."""
+    return "".join(clean_word(w) for w in words)
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ from .rules import (
     is_poor_noun,
     make_tag,
     only_function_words,
+    words_key,
 )
 from .scoring import (
     ALTERNATIVE_AGREEMENT,
@@ -57,8 +58,7 @@ class _Candidate:
     support: list[str] = field(default_factory=list)
 
 
-def _key(words: tuple[str, ...]) -> str:
-    return "".join(clean_word(w) for w in words)
+_key = words_key
 
 
 def phrase_tag_words(phrase: Phrase) -> tuple[str, ...] | None:
@@ -243,7 +243,8 @@ def suggest_hashtags(
     found: dict[str, _Candidate] = {}
     # A caption the model itself doubts gives no tags (one without probabilities, e.g. typed
     # by the user, is taken as it is).
-    if not caption.token_probs or caption.confidence >= LOW_CONFIDENCE:
+    trusted = not caption.token_probs or caption.confidence >= LOW_CONFIDENCE
+    if trusted:
         found = _caption_candidates(caption)
         _alternative_candidates(caption, found)
     imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
@@ -251,7 +252,7 @@ def suggest_hashtags(
     det = default_detector() if detector is True else (detector or None)
     # The detector learned from the same photos as the captioner: where the caption model is
     # lost (a latte art photo), so is it ("#man", "#dog" from priors), so it stays silent.
-    if det is not None and (not caption.token_probs or caption.confidence >= LOW_CONFIDENCE):
+    if det is not None and trusted:
         cands = _apply_detector(cands, caption, det)
     ranked = sorted(cands, key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0)))
     out: list[HashtagSuggestion] = []

@@ -24,7 +24,7 @@ from functools import cache
 
 from ..results import HashtagSuggestion
 from . import popularity as pop
-from .rules import clean_word, plural_exceptions, singularize, tag_key, wordlist_dir
+from .rules import _lines, clean_word, plural_exceptions, singularize, tag_key
 
 MIN_ZIPF = 1.0  # wordfreq's floor: any word it lists at all
 VARIANT_FACTOR = 0.15  # a variant's score relative to its tag: after the caption's own (dev-tuned)
@@ -91,23 +91,11 @@ def parse_template(line: str) -> Template | None:
     return None
 
 
-def _read(name: str) -> list[str]:
-    path = wordlist_dir() / name
-    if not path.exists():
-        return []
-    out = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            out.append(line)
-    return out
-
-
 @cache
 def templates() -> tuple[Template, ...]:
     """The forms of resources/tagging/variant_templates.txt (bad lines skipped)."""
     out: list[Template] = []
-    for line in _read("variant_templates.txt"):
+    for line in _lines("variant_templates.txt", missing_ok=True):
         t = parse_template(line)
         if t is not None and t not in out:
             out.append(t)
@@ -117,14 +105,18 @@ def templates() -> tuple[Template, ...]:
 @cache
 def listed_popular() -> frozenset[str]:
     """The bodies of resources/tagging/popular_tags.txt."""
-    return frozenset(tag_key(w) for line in _read("popular_tags.txt") for w in line.split())
+    return frozenset(tag_key(w) for line in _lines("popular_tags.txt", missing_ok=True) for w in line.split())
+
+
+@cache
+def _irregular_plurals() -> dict[str, str]:
+    return {singular: plural for plural, singular in plural_exceptions().items() if singular != plural}
 
 
 def pluralize(noun: str) -> str:
     """dog -> dogs, puppy -> puppies, box -> boxes, man -> men (irregulars from the plural
     exceptions list)."""
-    irregular = {singular: plural for plural, singular in plural_exceptions().items()
-                 if singular != plural}
+    irregular = _irregular_plurals()
     if noun in irregular:
         return irregular[noun]
     if noun in plural_exceptions():  # a word that stays as it is (jeans, sheep)
