@@ -171,10 +171,6 @@ class NeighbourIndex:
         return self._flat_n + (len(self._ivf.ids) if self._ivf is not None else 0)
 
     @property
-    def n(self) -> int:
-        return len(self)
-
-    @property
     def nbytes(self) -> int:
         ivf = self._ivf.nbytes if self._ivf is not None else 0
         return int(self._mat.nbytes + self._ids.nbytes + ivf)

@@ -790,7 +790,6 @@ class TagLibrary:
         was_kept = prev is not None and prev[0] in POSITIVE_STATES
         kept = state in POSITIVE_STATES
         if was_kept != kept:
-            delta = 1 if kept else -1
             others = [
                 r[0]
                 for r in conn.execute(
@@ -799,19 +798,8 @@ class TagLibrary:
                     (pid, tag),
                 )
             ]
-            for other in others:
-                for a, b in ((tag, other), (other, tag)):
-                    conn.execute(
-                        "INSERT INTO tag_pairs(a, b, n) VALUES (?, ?, ?) "
-                        "ON CONFLICT(a, b) DO UPDATE SET n = n + excluded.n",
-                        (a, b, delta),
-                    )
-            if not kept and others:
-                conn.execute("DELETE FROM tag_pairs WHERE n <= 0 AND a = ?", (tag,))
-                conn.executemany(
-                    "DELETE FROM tag_pairs WHERE a = ? AND b = ? AND n <= 0",
-                    [(o, tag) for o in others],
-                )
+            _bump(conn, "tag_pairs", ("a", "b"),
+                  [pair for o in others for pair in ((tag, o), (o, tag))], 1 if kept else -1)
         return True
 
     def decisions_for(self, content_hash: str) -> dict[str, str]:
@@ -1450,7 +1438,6 @@ class TagLibrary:
                 "WHERE approved + rejected + added + removed > 0"
             ).fetchone()
             rules = dict(conn.execute("SELECT kind, count(*) FROM rules GROUP BY kind").fetchall())
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             out = {
                 "photos": one("SELECT count(*) FROM photos"),
                 "photos_reviewed": one("SELECT count(DISTINCT photo_id) FROM photo_tags"),
@@ -1464,8 +1451,8 @@ class TagLibrary:
                 "blocked": rules.get("block", 0),
                 "synonyms": rules.get("synonym", 0),
                 "always": rules.get("always", 0),
-                "queued": one("SELECT count(*) FROM watch_queue") if "watch_queue" in tables else 0,
-                "failed": one("SELECT count(*) FROM watch_failed") if "watch_failed" in tables else 0,
+                "queued": one("SELECT count(*) FROM watch_queue"),  # open() migrated to schema 2
+                "failed": one("SELECT count(*) FROM watch_failed"),
                 "schema_version": migrations.schema_version(conn),
                 "path": str(self.path),
             }

@@ -7,7 +7,6 @@ hidden system files and the sidecars this app writes itself; none of them is a p
 from __future__ import annotations
 
 import os
-import stat as stat_mod
 
 from ..imaging import IMAGE_SUFFIXES
 
@@ -75,10 +74,6 @@ def is_candidate_path(path: str, roots: tuple[str, ...] = ()) -> bool:
     return not any(is_ignored_dir_name(p) for p in parts)
 
 
-def is_regular(st: os.stat_result) -> bool:
-    return stat_mod.S_ISREG(st.st_mode)
-
-
 __all__ = [
     "IGNORED_DIRS",
     "SIDECAR_SUFFIXES",
@@ -87,6 +82,5 @@ __all__ = [
     "is_candidate_path",
     "is_hidden_name",
     "is_ignored_dir_name",
-    "is_regular",
     "is_temporary_name",
 ]

@@ -184,18 +184,6 @@ class WatchQueue:
             ).fetchall()
         return [FailedItem(*r) for r in rows]
 
-    def retry_failed(self) -> int:
-        """Put every failed photo back in the queue (the user asked for it)."""
-        now = self.clock()
-        with self.lib._write("update the watch queue") as conn:
-            n = conn.execute(
-                "INSERT OR IGNORE INTO watch_queue(path, size, mtime, queued_at) "
-                "SELECT path, size, mtime, ? FROM watch_failed",
-                (now,),
-            ).rowcount
-            conn.execute("DELETE FROM watch_failed")
-        return n
-
     def counts(self) -> dict[str, int]:
         with self.lib._read("read the watch queue") as conn:
             q = conn.execute("SELECT count(*) FROM watch_queue").fetchone()[0]
@@ -225,13 +213,11 @@ class WatchQueue:
         """A known photo seen at a new path (moved, renamed, copied): remember where it is."""
         now = self.lib.clock()
         with self.lib._write("note a moved photo") as conn:
-            row = conn.execute(
-                "SELECT id FROM photos WHERE content_hash = ?", (content_hash,)
-            ).fetchone()
-            if row is None:
+            pid = self.lib._photo_id(conn, content_hash)
+            if pid is None:
                 return
             conn.execute(
                 "UPDATE photos SET path = ?, file_size = ?, mtime = ?, updated_at = ? WHERE id = ?",
-                (path, size, mtime, now, row[0]),
+                (path, size, mtime, now, pid),
             )
-            self.lib._see_path(conn, int(row[0]), path, now)
+            self.lib._see_path(conn, pid, path, now)
