@@ -14,7 +14,6 @@ The features come from the training run's cache (`hashlens train --cache`), comp
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -26,13 +25,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def pooled_features(ds, ids: list[str], cache: Path) -> np.ndarray:
-    from desktop_app.captioning.encoder import build_encoder, default_weights_path
-    from desktop_app.captioning.features import cached_features
-    from desktop_app.captioning.inference import ImageEncoder
+class _LazyEncoder:
+    """Built on first use: with the feature cache complete, TensorFlow never loads."""
 
-    enc_tag = hashlib.sha256(default_weights_path().read_bytes()).hexdigest()[:16]
-    feats = cached_features(ImageEncoder(build_encoder()), ids, [ds.images[i] for i in ids], cache, enc_tag)
+    def __init__(self):
+        self._encoder = None
+
+    def encode(self, images):
+        if self._encoder is None:
+            from desktop_app.captioning.encoder import build_encoder
+            from desktop_app.captioning.inference import ImageEncoder
+
+            self._encoder = ImageEncoder(build_encoder())
+        return self._encoder.encode(images)
+
+
+def pooled_features(ds, ids: list[str], cache: Path, encoder, enc_tag: str) -> np.ndarray:
+    from desktop_app.captioning.features import cached_features
+
+    feats = cached_features(encoder, ids, [ds.images[i] for i in ids], cache, enc_tag)
     out = np.empty((len(ids), feats.shape[-1]), dtype=np.float32)
     for lo in range(0, len(ids), 500):
         out[lo : lo + 500] = np.asarray(feats[lo : lo + 500], dtype=np.float32).mean(axis=1)
@@ -77,8 +88,9 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 600, lr: float = 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.tag_quality import load_captions, references
+    from bench.tag_quality import references, score_top
     from desktop_app.captioning.datasets import load_dataset
+    from desktop_app.captioning.encoder import encoder_tag
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "flickr8k")
@@ -89,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     ds = load_dataset(a.data)
-    captions = load_captions(a.data)
+    captions = ds.captions
     train_ids, dev_ids = ds.split("train"), ds.split("dev")[:1000]
-    x_train, x_dev = pooled_features(ds, train_ids, a.cache), pooled_features(ds, dev_ids, a.cache)
+    encoder, enc_tag = _LazyEncoder(), encoder_tag()
+    x_train, x_dev = (pooled_features(ds, ids, a.cache, encoder, enc_tag) for ids in (train_ids, dev_ids))
     ref_train = [references(captions[i]) for i in train_ids]
     counts: dict[str, int] = {}
     for refs in ref_train:
@@ -121,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         p = 1 / (1 + np.exp(-(z_dev @ w + b)))
         nll = -float(np.mean(y_dev * np.log(p + 1e-7) + (1 - y_dev) * np.log(1 - p + 1e-7)))
         top = np.argsort(-p, axis=1)[:, :5]
-        prec = float(np.mean([sum(tags[j] in r for j in row) / 5 for row, r in zip(top, ref_dev, strict=True)]))
-        hit = float(np.mean([any(tags[j] in r for j in row) for row, r in zip(top, ref_dev, strict=True)]))
+        prec, hit = map(float, np.mean([score_top([tags[j] for j in row], r)
+                                         for row, r in zip(top, ref_dev, strict=True)], axis=0))
         print(f"l2 {l2:g}: dev cross-entropy {nll:.4f}, top-5 alone vs 5 captions: precision@5 {prec:.3f} "
               f"hit@5 {hit:.3f}", file=sys.stderr)
         if best is None or nll < best[0]:
