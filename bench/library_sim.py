@@ -10,14 +10,13 @@ personalised and the unpersonalised (model order) rankings are scored against th
 precision@5 and MRR over photos 1-50, 51-250 (and 101-250, the issue's "after 100 photos").
 It also counts violations of "a tag rejected on every photo so far never returns to the top 5".
 
-Stand-ins until the trained captioner exists (both pluggable):
-- candidates: `desktop_app.tagging.suggest_hashtags` on the photo's first human caption (the
-  "model caption"); `--candidates` could later read real captioner output;
-- embeddings: signed feature hashing of the photo's other four captions (content words), or real
+The "model caption" is the photo's first human caption (so the simulation measures the
+library, not the captioner's errors); candidates: `desktop_app.tagging.suggest_hashtags` on it.
+Embeddings: signed feature hashing of the photo's other four captions (content words), or real
   encoder features with `--embeddings FILE.npz` (arrays `ids`: image file names, `emb`: (n, d)).
 The photo's "true" tags are those the tagger extracts from at least two of its five captions.
 
-    .venv/bin/python bench/library_sim.py                 # 4 users x 250 photos
+    .venv/bin/python bench/library_sim.py                 # 5 users x 250 photos
     .venv/bin/python bench/library_sim.py --users dog_lover --photos 120 --json out.json
 """
 
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.tag_quality import load_captions, load_split  # noqa: E402
 from desktop_app.library.ranking import RankingConfig  # noqa: E402
 from desktop_app.library.store import TagLibrary  # noqa: E402
 from desktop_app.results import CaptionResult, HashtagSuggestion, PhotoResult  # noqa: E402
@@ -162,16 +162,6 @@ USERS = {
 
 
 # -- data ---------------------------------------------------------------------------------
-def load_captions(data: Path) -> dict[str, list[str]]:
-    caps: dict[str, list[str]] = {}
-    with open(data / "captions.tsv", encoding="utf-8") as fh:
-        for line in fh:
-            image, _, text = line.rstrip("\n").partition("\t")
-            if text:
-                caps.setdefault(image, []).append(text)
-    return caps
-
-
 def caption_result(text: str, embedding: np.ndarray | None = None) -> CaptionResult:
     tokens = tuple(w for w in text.lower().split() if w not in {".", ","})
     n = max(1, len(tokens))
@@ -187,25 +177,10 @@ def caption_result(text: str, embedding: np.ndarray | None = None) -> CaptionRes
     )
 
 
-def _stand_in_tags(caption: CaptionResult, limit: int = 30) -> list[HashtagSuggestion]:
-    """Used only if the tagging package cannot be imported: content words as tags."""
-    out, seen = [], set()
-    for i, w in enumerate(caption.tokens):
-        w = re.sub(r"[^a-z0-9]", "", w)
-        if not w or w in STOPWORDS or w.endswith("ing") or w in seen:
-            continue
-        seen.add(w)
-        out.append(HashtagSuggestion(f"#{w.rstrip('s')}", 0.8 - 0.01 * len(out), "caption", (i,), (w,)))
-    return out[:limit]
-
-
 def suggest_fn(detector: bool = False) -> Callable[[CaptionResult], list[HashtagSuggestion]]:
     """The app's tagger; with `detector`, its tag detector reads the (real) embedding too."""
-    try:
-        from desktop_app.tagging import suggest_hashtags
-    except ImportError:
-        print("note: desktop_app.tagging not available, using the stand-in extractor")
-        return _stand_in_tags
+    from desktop_app.tagging import suggest_hashtags
+
     return lambda cap: suggest_hashtags(cap, limit=30, detector=detector)
 
 
@@ -301,7 +276,7 @@ def simulate(
                 cap = caption_result(caps[0], emb)
                 cands = suggest(cap)
                 true_tags = _true_tags(caps, suggest)
-                words = set(content_words(caps)) | set(WORD.findall(" ".join(caps).lower()))
+                words = set(WORD.findall(" ".join(caps).lower()))
                 final = user.final_tags([c.tag for c in cands], true_tags, words)
                 h = hashlib.sha256(image.encode()).hexdigest()
                 t0 = time.perf_counter()
@@ -393,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     config = RankingConfig.from_overrides(args.set)
 
     captions = load_captions(args.data)
-    split = (args.data / "splits" / f"{args.split}.txt").read_text().split()
+    split = load_split(args.data, args.split)
     rng = np.random.default_rng(args.seed)
     images = [split[i] for i in rng.permutation(len(split))]
     embed = NpzEmbeddings(args.embeddings) if args.embeddings else HashedEmbeddings(captions)
