@@ -70,7 +70,8 @@ class DemoCaptioner:
             rng = np.random.default_rng(len(name))
             out.append(CaptionResult(text, tokens, tuple(0.95 - 0.03 * i for i in range(len(tokens))),
                                      np.asarray(rows, np.float32), (7, 7), -4.2,
-                                     embedding=rng.normal(size=1024).astype(np.float32) + sig.mean() / 50,
+                                     # 64-d, not the encoder's 1024: the tag detector must not read noise
+                                     embedding=rng.normal(size=64).astype(np.float32) + sig.mean() / 50,
                                      model_version="demo"))
         return out
 

@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     for it in win.model.items:
         cap = it.result.caption if it.result and it.result.caption else None
         if cap:
-            low = [f"{t} {p:.2f}" for t, p in zip(cap.tokens, cap.token_probs, strict=False) if p < 0.2]
+            low = [f"{cap.tokens[i]} {cap.token_probs[i]:.2f}" for i in cap.unsure_indices()]
             say(f"  {it.path.name}: {cap.caption!r} confidence {cap.confidence:.3f}; unsure: {low}; "
                 f"tags: {' '.join(h.tag + '/' + h.source for h in it.result.hashtags[:8])}")
         else:

@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .errors import HashlensError
-from .results import LOW_CONFIDENCE, UNSURE_WORD
+from .results import LOW_CONFIDENCE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -159,7 +159,7 @@ def _print_human(res, top: int) -> None:
         print("  the model is unsure about this photo: it learned from people, animals and outdoor "
               "scenes, and this caption is likely wrong")
     else:
-        low = [t for t, p in zip(cap.tokens, cap.token_probs, strict=False) if p < UNSURE_WORD]
+        low = [cap.tokens[i] for i in cap.unsure_indices()]
         if low:
             print(f"  unsure of: {', '.join(low)}")
     tags = " ".join(h.tag for h in res.hashtags[:top])

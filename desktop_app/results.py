@@ -56,6 +56,10 @@ class CaptionResult:
             return 0.0
         return float(np.exp(np.mean(np.log(np.clip(self.token_probs, 1e-12, 1.0)))))
 
+    def unsure_indices(self) -> list[int]:
+        """Positions of the words the model gave a probability under UNSURE_WORD."""
+        return [i for i, p in enumerate(self.token_probs[: len(self.tokens)]) if p < UNSURE_WORD]
+
     def attention_map(self, index: int) -> np.ndarray:
         """The attention weights of token `index` as an (H, W) array."""
         return np.asarray(self.attention[index]).reshape(self.grid)

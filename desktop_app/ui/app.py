@@ -70,7 +70,7 @@ def apply_theme(theme: str = "system") -> str:
 
 
 def run_gui(argv: list[str] | None = None) -> int:
-    from ..pipeline import Pipeline, TagOptions
+    from ..pipeline import Pipeline
     from .settings import SettingsStore
     from .window import MainWindow
     from .workers import ThreadRunner
@@ -88,8 +88,7 @@ def run_gui(argv: list[str] | None = None) -> int:
             apply_theme(store.load().theme)
 
         hints.colorSchemeChanged.connect(follow_system)
-    pipeline = Pipeline(library_dir=settings.library_dir or None,
-                        options=TagOptions(beam=settings.beam, top_k=settings.top_k, style=settings.style))
+    pipeline = Pipeline(library_dir=settings.library_dir or None)  # the window applies the options
     window = MainWindow(pipeline, ThreadRunner(), store)
     window.show()
     if os.environ.get("HASHLENS_REPORT_STARTUP"):  # build_scripts/measure_startup.py

@@ -22,14 +22,13 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
 )
 
+from ..export.instagram import KEEP_STATES
 from ..results import UNSURE_WORD, HashtagSuggestion
 
 TagRole = Qt.ItemDataRole.UserRole + 10
 ScoreRole = Qt.ItemDataRole.UserRole + 11
 StateRole = Qt.ItemDataRole.UserRole + 12  # "", "approved", "added", "rejected", "removed"
-SourceRole = Qt.ItemDataRole.UserRole + 13
 
-POSITIVE = ("approved", "added")
 STATE_COLOURS = {"approved": "#2da44e", "added": "#2da44e", "rejected": "#cf222e"}
 PAD, BTN, H = 10, 22, 30
 
@@ -166,8 +165,8 @@ class ChipDelegate(QStyledItemDelegate):
         bold = QFont(option.font)
         bold.setBold(True)
         painter.setFont(bold)
-        painter.setPen(QColor("#2da44e") if state not in POSITIVE else QColor("white"))
-        if state in POSITIVE:
+        painter.setPen(QColor("#2da44e") if state not in KEEP_STATES else QColor("white"))
+        if state in KEEP_STATES:
             painter.setBrush(QColor("#2da44e"))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawEllipse(approve.adjusted(2, 2, -2, -2))
@@ -191,7 +190,7 @@ class ChipDelegate(QStyledItemDelegate):
             tag = str(index.data(TagRole))
             state = index.data(StateRole) or ""
             if approve.contains(pos):
-                self.decide.emit(tag, "remove" if state in POSITIVE else "approve")
+                self.decide.emit(tag, "remove" if state in KEEP_STATES else "approve")
                 return True
             if reject.contains(pos):
                 self.decide.emit(tag, "reject")
@@ -261,7 +260,7 @@ class ChipView(QListView):
         toks = tuple(caption.tokens) if caption is not None else ()
         by_tag = {s.tag: s for s in suggestions}
         for tag, state in decisions.items():
-            if tag not in by_tag and state in POSITIVE:
+            if tag not in by_tag and state in KEEP_STATES:
                 by_tag[tag] = HashtagSuggestion(tag, 1.0, "you", reason="You added this tag.")
         tags = list(by_tag)
         if order:
@@ -275,7 +274,6 @@ class ChipView(QListView):
             item.setData(tag, TagRole)
             item.setData(float(s.score), ScoreRole)
             item.setData(decisions.get(tag, ""), StateRole)
-            item.setData(s.source, SourceRole)
             item.setData(tooltip_for(s, probs, toks), Qt.ItemDataRole.ToolTipRole)
             item.setData(tag, Qt.ItemDataRole.AccessibleTextRole)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)

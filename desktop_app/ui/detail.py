@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..imaging import open_photo
+from ..imaging import make_thumbnail
 from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
 from .chips import ChipView, TagEntry
 from .grid import PhotoItem
@@ -37,9 +37,7 @@ SPREAD_FOCUS = 2.0  # a word's brightest cell under this many times the average:
 
 def load_display_image(path) -> Image.Image:
     """The photo, upright RGB, at most DISPLAY_SIDE on its long side (run in a worker)."""
-    img = open_photo(path, draft_size=(DISPLAY_SIDE, DISPLAY_SIDE))
-    img.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
-    return img
+    return make_thumbnail(path, DISPLAY_SIDE)
 
 
 def edited_caption(old: CaptionResult, text: str) -> CaptionResult:
@@ -80,7 +78,7 @@ def unsure_words(caption: CaptionResult | None) -> set[int]:
     """Indices of the words the model gave a probability under UNSURE_WORD."""
     if caption is None:
         return set()
-    return {i for i, p in enumerate(caption.token_probs) if p < UNSURE_WORD and i < len(caption.tokens)}
+    return set(caption.unsure_indices())
 
 
 def mix(colour: str, background: str, amount: float) -> str:
@@ -310,7 +308,7 @@ class DetailPanel(QWidget):
             self.chips.set_tags([], {})
             return
         cap = res.caption
-        edited = it.edited or bool(it.caption and it.caption != cap.caption)
+        edited = it.edited  # set wherever the caption is edited
         self._render_caption()
         self.chips.set_tags(res.hashtags, it.decisions, it.order, None if edited else cap)
         self.update_counts()

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..results import PhotoResult
-from .thumbnails import THUMB_SIDE
 
 
 class Status(StrEnum):
@@ -238,4 +237,4 @@ class PhotoGrid(QListView):
             self.scrollTo(idx)
 
 
-__all__ = ["PhotoGrid", "PhotoGridModel", "PhotoItem", "Status", "THUMB_SIDE"]
+__all__ = ["PhotoGrid", "PhotoGridModel", "PhotoItem", "Status"]

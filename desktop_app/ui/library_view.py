@@ -192,7 +192,7 @@ class LibraryView(QWidget):
             pct = _num(round(p.score * 100))
             pct.setToolTip("Recency-weighted share of photos where you kept this tag (50: no evidence)")
             self.prefs.appendRow([tag, pct, _num(p.approvals), _num(p.rejections), _num(p.adds),
-                                  _num(getattr(p, "removals", 0))])
+                                  _num(p.removals)])
         self.blocked.list.clear()
         self.blocked.list.addItems(list(rules.get("blocked", [])))
         self.always.list.clear()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ..errors import HashlensError
 from ..export.csv_txt import ExportRow, to_csv, to_txt
-from ..export.instagram import instagram_text
+from ..export.instagram import KEEP_STATES, instagram_text
 from ..export.xmp import write_sidecar
 from ..imaging import IMAGE_SUFFIXES, iter_image_files
 from ..pipeline import Pipeline
@@ -141,7 +141,6 @@ class MainWindow(QMainWindow):
         self._held: set[Path] = set()  # queued photos of a cancelled job: wait for "Resume"
         self._display: OrderedDict[Path, object] = OrderedDict()  # small LRU of display images
         self.model_state = "idle"  # idle | loading | ready | failed
-        self.model_info: ModelInfo | None = None
         self.model_error: str | None = None
 
         self.setWindowTitle("hashlens")
@@ -267,7 +266,7 @@ class MainWindow(QMainWindow):
         self.runner.run_task(lambda: load_model(self.pipeline), self._model_loaded, self._model_failed)
 
     def _model_loaded(self, info: ModelInfo) -> None:
-        self.model_state, self.model_info, self.model_error = "ready", info, None
+        self.model_state, self.model_error = "ready", None
         gpu = info.device.upper().startswith("GPU")
         self.device_label.setText(f"Model {info.version or 'ready'} · {info.device if gpu else info.device + ', no GPU'}")
         self.device_label.setToolTip(f"The captioning model {info.version} runs on the {info.device}." if gpu else
@@ -289,7 +288,11 @@ class MainWindow(QMainWindow):
         self._fail_queued(f"not captioned: {self.model_error}")
 
     def _library_opened(self, lib) -> None:
-        self.library_view.set_library(lib)
+        # The library page fills itself when shown (show_page): no queries for a hidden page.
+        if self.pages.currentIndex() == PAGE_LIBRARY:
+            self.library_view.set_library(lib)
+        else:
+            self.library_view.library = lib
         if lib is None and self.pipeline.library_warning:
             self.show_error(f"<b>The tag library is unavailable</b>, so suggestions are not "
                             f"personalised and decisions are not saved: {self.pipeline.library_warning}",
@@ -474,7 +477,7 @@ class MainWindow(QMainWindow):
                 if cancelled and row >= 0 and self.model.items[row].status == Status.QUEUED:
                     self._held.add(self.model.items[row].path)
         if cancelled:
-            left = sum(1 for it in self.model.items if it.status == Status.QUEUED)
+            left = self.model.count(Status.QUEUED)
             self.notify(f"Cancelled; {left} photo(s) left queued (Photo › Resume tagging).", 8000)
         elif job is not None:
             failed = sum(1 for p in job.files if (it := self.model.item(self.model.row_of(p)))
@@ -604,7 +607,7 @@ class MainWindow(QMainWindow):
         if it is None or it.result is None or not it.result.ok:
             return
         key = {"approve": "approve", "reject": "reject", "remove": "remove"}[action]
-        if key == "approve" and it.decisions.get(tag) in ("approved", "added"):
+        if key == "approve" and it.decisions.get(tag) in KEEP_STATES:
             return
         if self._record(it, **{key: [tag]}) and action != "remove":
             self.detail.chips.focus_next_undecided(tag)
