@@ -142,8 +142,24 @@ THUMB_BOX = 160
 class PhotoDelegate(QStyledItemDelegate):
     """Thumbnail, file name, and a coloured status pill."""
 
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        # Scaled thumbnails by (image, box size): a repaint (scrolling, a status change during
+        # tagging) draws the cached pixmap instead of smooth-scaling the image again.
+        self._scaled: dict[tuple[int, int, int], QPixmap] = {}
+
     def sizeHint(self, option, index) -> QSize:
         return CELL
+
+    def _pixmap(self, image: QImage, size: QSize) -> QPixmap:
+        key = (image.cacheKey(), size.width(), size.height())
+        pm = self._scaled.get(key)
+        if pm is None:
+            if len(self._scaled) >= 400:  # ~30 MB of 160-px pixmaps: drop the oldest
+                self._scaled.pop(next(iter(self._scaled)))
+            pm = self._scaled[key] = QPixmap.fromImage(image).scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        return pm
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         it: PhotoItem = index.data(ItemRole)
@@ -160,8 +176,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(r, 8, 8)
         box = QRect(r.x() + (r.width() - THUMB_BOX) // 2, r.y() + 4, THUMB_BOX, THUMB_BOX - 8)
         if it.thumb is not None and not it.thumb.isNull():
-            pm = QPixmap.fromImage(it.thumb).scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                   Qt.TransformationMode.SmoothTransformation)
+            pm = self._pixmap(it.thumb, box.size())
             x = box.x() + (box.width() - pm.width()) // 2
             y = box.y() + (box.height() - pm.height()) // 2
             painter.drawPixmap(x, y, pm)
