@@ -153,9 +153,25 @@ _V2 = (
         failed_at REAL NOT NULL) WITHOUT ROWID""",
 )
 
+# Habit models (habits.py): G, the sum of phi phi^T over reviewed photos, for the features of
+# `key` (one row; another key means it was built with another tag detector and is rebuilt), and
+# b_t, the sum of phi over reviewed photos that kept t. Both derived, rebuildable from the log.
+_V3 = (
+    """CREATE TABLE habit_gram(
+        key TEXT PRIMARY KEY,
+        n INTEGER NOT NULL,        -- reviewed photos in the sum
+        gram BLOB NOT NULL) WITHOUT ROWID""",
+    """CREATE TABLE habit_sums(
+        tag TEXT PRIMARY KEY,
+        n INTEGER NOT NULL,        -- reviewed photos that kept the tag
+        vec BLOB NOT NULL) WITHOUT ROWID""",
+    "CREATE INDEX habit_sums_top ON habit_sums(n)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "watch queue", _V2),
+    Migration(3, "habit models", _V3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

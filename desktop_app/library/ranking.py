@@ -11,7 +11,9 @@ The final score of a candidate tag t for a photo is a sum of log-odds:
     score_t = sigmoid(z_t)
 
 - model_t: the captioner/tagger's score (0..1); tags the model did not propose (found in the
-  library) start from `model_floor`.
+  library) start from h_t, the habit model's P(the user keeps t | this photo) (habits.py: a ridge
+  regression on what the tag detector sees: "#familytime when a child is in it"), or from
+  `model_floor` when t has no habit model. The part h_t adds over the floor is shown as "habit".
 - P_t, N_t: the user's approvals (+ hand adds) and rejections (+ later removals) of t, each
   decision weighted 2^(-age / half_life) (recency decay). log((P+a0)/(N+b0)) is the log-odds of
   the Beta(a0, b0)-smoothed approval rate: 0 with no evidence, so an empty library returns the
@@ -69,6 +71,14 @@ class RankingConfig:
     w_cooccurrence: float = 3.0
     cooccurrence_shrink: float = 2.0  # k_c
     w_context: float = 3.0
+    habit_ridge: float = 1.0  # lambda of the habit models' ridge regression
+    habit_min_photos: int = 10  # reviewed photos before the habit models speak
+    habit_min_kept: int = 3  # a tag needs this many keeps to get a habit model
+    habit_tags: int = 200  # habit models read per photo (the most kept tags)
+    habit_candidates: int = 10  # most tags the habit models may add
+    habit_candidate_min: float = 0.3  # ... when P(kept) is at least this
+    habit_clip: float = 0.02  # P(kept) is clipped to [clip, 1 - clip]
+    habit_damp: float = 0.2  # neighbour and context votes count this much for a tag with a habit model
     context_shrink: float = 2.0  # k_s
     context_min: float = 0.25  # a suggested tag adds t as a candidate above this rate
     model_floor: float = 0.05  # prior probability of a tag the model did not propose
@@ -122,6 +132,8 @@ class TagEvidence:
     ctx: float = 0.0  # max_s n(s kept t)/(n(s)+k_s) over the model's tags s for this photo
     ctx_with: str | None = None
     ctx_count: int = 0
+    habit: float | None = None  # P(kept | this photo) from the habit model; None: no model
+    habit_kept: int = 0  # photos that kept it
     merged_from: tuple[str, ...] = ()  # synonyms merged into this tag
     own_state: str | None = None  # the user's latest decision on *this* photo
 
@@ -303,18 +315,21 @@ def features(ev: TagEvidence, cfg: RankingConfig) -> dict[str, float]:
     """The inputs of the score (see the module doc); the score is sigmoid(weights . features)."""
     if ev.model is None:
         p_model = cfg.model_floor
+        if ev.habit is not None:
+            p_model = min(max(float(ev.habit), cfg.habit_clip), 1.0 - cfg.habit_clip)
     else:
         p_model = min(max(float(ev.model), cfg.model_clip), 1.0 - cfg.model_clip)
     nb = 0.0
     if ev.nb_weight > 0.0:
         nb = (ev.nb_support - ev.nb_against) / (ev.nb_weight + cfg.neighbour_shrink)
+    damp = 1.0 if ev.habit is None else cfg.habit_damp
     return {
         "model": logit(p_model),
         "library": 1.0 if ev.model is None else 0.0,
         "approval": approval_logodds(ev.pos_w, ev.neg_w, cfg),
-        "neighbours": nb,
+        "neighbours": nb * damp,
         "cooccurrence": ev.cooc,
-        "context": ev.ctx,
+        "context": ev.ctx * damp,
         "bias": 1.0,
     }
 
@@ -354,12 +369,17 @@ def score_tag(
     """
     w = default_weights(cfg) if weights is None else weights
     x = features(ev, cfg)
+    habit = 0.0  # the habit model's share of the "model" term (for the parts and the reason)
+    if ev.model is None and ev.habit is not None:
+        habit = w["model"] * (x["model"] - logit(cfg.model_floor))
     parts = {
-        "model": w["model"] * x["model"] + w["library"] * x["library"] + w["bias"],
+        "model": w["model"] * x["model"] - habit + w["library"] * x["library"] + w["bias"],
         "approval": w["approval"] * x["approval"],
         "neighbours": w["neighbours"] * x["neighbours"],
         "cooccurrence": w["cooccurrence"] * x["cooccurrence"] + w["context"] * x["context"],
     }
+    if ev.model is None and ev.habit is not None:
+        parts["habit"] = habit
     z = sum(parts.values())
     demoted = is_demoted(ev, cfg)
     pinned = ev.own_state in POSITIVE_STATES
@@ -396,6 +416,11 @@ def explain(ev: TagEvidence, parts: Mapping[str, float], demoted: bool, cfg: Ran
             return "from your library"
         merged = f" (merged with {', '.join(ev.merged_from)})" if ev.merged_from else ""
         return "suggested from the photo" + merged
+    if key == "habit":
+        if value > 0:
+            return (f"you use this on photos like this one ({ev.habit:.0%} likely; kept on "
+                    f"{_plural(ev.habit_kept, 'photo')})")
+        return f"you seldom use this on photos like this one (kept on {_plural(ev.habit_kept, 'photo')})"
     if key == "neighbours":
         if value > 0:
             return f"you used this on {_plural(ev.nb_count, 'similar photo')}"

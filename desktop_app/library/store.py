@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import LibraryError
 from ..results import HashtagSuggestion, PhotoResult
-from . import migrations, ranking
+from . import habits, migrations, ranking
 from .neighbours import NeighbourIndex, exact_similarities, project_raw
 from .ranking import POSITIVE_STATES, RankingConfig, TagEvidence
 
@@ -233,8 +233,10 @@ class TagLibrary:
         config: RankingConfig | None = None,
         clock: Callable[[], float] = time.time,
         readonly: bool = False,
+        habit_features: habits.Features | None | str = "default",
     ):
         self._conn = conn
+        self._habit_features = habit_features  # "default": the shipped detector's, when needed
         self.path = path
         self.config = config or RankingConfig()
         self.clock = clock
@@ -257,6 +259,7 @@ class TagLibrary:
         config: RankingConfig | None = None,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
+        habit_features: habits.Features | None | str = "default",
     ) -> TagLibrary:
         """Open (creating if needed) the library in `folder`/library.sqlite3.
 
@@ -293,7 +296,8 @@ class TagLibrary:
                 )
         except sqlite3.Error as exc:
             raise LibraryError(f"cannot open the tag library {db}: {exc}") from None
-        lib = cls(conn, db, config=config, clock=clock, readonly=readonly)
+        lib = cls(conn, db, config=config, clock=clock, readonly=readonly,
+                  habit_features=habit_features)
         try:
             with lib._guard("open"):
                 lib._prepare()
@@ -527,6 +531,7 @@ class TagLibrary:
                     (path, file_size, mtime, width or None, height or None, now, pid),
                 )
             self._see_path(conn, pid, path, now)
+            habit_before = self._habit_part(conn, pid) if enc is not None else None
             if enc is not None:
                 has_decisions = conn.execute(
                     "SELECT 1 FROM photo_tags WHERE photo_id = ? LIMIT 1", (pid,)
@@ -544,6 +549,7 @@ class TagLibrary:
                         pid,
                     ),
                 )
+                self._habit_apply(conn, habit_before, self._habit_part(conn, pid))
             if cap is not None:
                 conn.execute(
                     "INSERT INTO captions(photo_id, model_version, caption, tokens, log_prob, "
@@ -676,8 +682,10 @@ class TagLibrary:
             if self.config.learn:
                 self._learn(conn, pid, ops)
             self._context(conn, pid, -1)
+            habit_before = self._habit_part(conn, pid)
             for tag, state in ops.items():
                 self._apply_decision(conn, pid, tag, state, when, live=True)
+            self._habit_apply(conn, habit_before, self._habit_part(conn, pid))
             self._context(conn, pid, +1)
             self._mark_decided(conn, pid)
 
@@ -1047,6 +1055,10 @@ class TagLibrary:
         votes = None
         if embedding is not None and cfg.k > 0:
             votes = self._neighbour_votes(conn, embedding, pid, canon)
+        habit_p: dict[str, float] = {}
+        habit_kept: dict[str, int] = {}
+        if embedding is not None:
+            habit_p, habit_kept = self._habit_predictions(conn, embedding, canon)
 
         def addable(tag: str) -> bool:
             return tag not in merged and tag not in rules.blocked
@@ -1058,6 +1070,11 @@ class TagLibrary:
                     break
                 if addable(tag):
                     extra.append(tag)
+        likely = [t for t, p in sorted(habit_p.items(), key=lambda kv: (-kv[1], kv[0]))
+                  if p >= cfg.habit_candidate_min]
+        for tag in likely[: cfg.habit_candidates]:
+            if addable(tag) and tag not in extra:
+                extra.append(tag)
         pinned = [t for t, s in states.items() if s in POSITIVE_STATES] if own else []
         for tag in [canon(t) for t in extra_tags] + pinned:
             if addable(tag) and tag not in extra:
@@ -1144,6 +1161,9 @@ class TagLibrary:
                 ev.nb_weight = votes.weight
                 ev.nb_count = votes.count.get(tag, 0)
                 ev.nb_reject_count = votes.reject_count.get(tag, 0)
+            if tag in habit_p:
+                ev.habit = habit_p[tag]
+                ev.habit_kept = habit_kept[tag]
             if tag in cooc:
                 ev.cooc, ev.cooc_with, ev.cooc_count = cooc[tag]
             if tag in ctx:
@@ -1234,6 +1254,153 @@ class TagLibrary:
                     setattr(have, name, getattr(have, name) + getattr(st, name))
                 have.last_at = max(have.last_at, st.last_at)
         return out
+
+    # -- habit models (habits.py) ----------------------------------------------------------
+    def _features(self) -> habits.Features | None:
+        if isinstance(self._habit_features, str):
+            self._habit_features = habits.default_features()
+        return self._habit_features
+
+    def _habit_part(self, conn: sqlite3.Connection, pid: int) -> habits.PhotoPart | None:
+        """The photo's terms in the habit sums now: None unless reviewed and with features."""
+        feats = self._features()
+        if feats is None:
+            return None
+        rows = conn.execute(
+            "SELECT tag, state FROM photo_tags WHERE photo_id = ?", (pid,)
+        ).fetchall()
+        if not rows:
+            return None
+        row = conn.execute(
+            "SELECT embedding, emb_dtype FROM photos WHERE id = ?", (pid,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        phi = feats(_decode_embedding(row[0], row[1]))
+        if phi is None:
+            return None
+        return habits.PhotoPart(phi, frozenset(t for t, st in rows if st in POSITIVE_STATES))
+
+    def _habit_apply(
+        self,
+        conn: sqlite3.Connection,
+        before: habits.PhotoPart | None,
+        after: habits.PhotoPart | None,
+    ) -> None:
+        """Move the habit sums from a photo's old terms to its new ones (same transaction)."""
+        feats = self._features()
+        if feats is None or (before is None and after is None):
+            return
+        row = conn.execute("SELECT key, gram FROM habit_gram").fetchone()
+        gram = None if row is None or row[0] != feats.key else habits.from_blob(
+            row[1], feats.dim, square=True)
+        if gram is None:  # first use, another detector, or damaged: rebuild (includes this)
+            self._rebuild_habits(conn)
+            return
+        dg, db = habits.delta(before, after)
+        if dg is not None:
+            dn = (after is not None) - (before is not None)
+            conn.execute(
+                "UPDATE habit_gram SET n = n + ?, gram = ? WHERE key = ?",
+                (dn, habits.to_blob(gram + dg), feats.key),
+            )
+        for tag, dv in db.items():
+            dn = (after is not None and tag in after.kept) - (before is not None and tag in before.kept)
+            old = conn.execute("SELECT n, vec FROM habit_sums WHERE tag = ?", (tag,)).fetchone()
+            vec = np.zeros(feats.dim) if old is None else habits.from_blob(old[1], feats.dim)
+            if vec is None:
+                self._rebuild_habits(conn)
+                return
+            n = (0 if old is None else old[0]) + dn
+            if n <= 0:
+                conn.execute("DELETE FROM habit_sums WHERE tag = ?", (tag,))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO habit_sums(tag, n, vec) VALUES (?, ?, ?)",
+                    (tag, n, habits.to_blob(vec + dv)),
+                )
+
+    def _rebuild_habits(self, conn: sqlite3.Connection) -> None:
+        """Recompute the habit sums from the stored embeddings and decisions (in chunks)."""
+        conn.execute("DELETE FROM habit_gram")
+        conn.execute("DELETE FROM habit_sums")
+        feats = self._features()
+        if feats is None:
+            return
+        gram = np.zeros((feats.dim, feats.dim))
+        sums: dict[str, np.ndarray] = {}
+        counts: dict[str, int] = {}
+        n = 0
+        kept_rows = {
+            pid: set(tags.split("\n"))
+            for pid, tags in conn.execute(
+                "SELECT photo_id, group_concat(tag, char(10)) FROM photo_tags "
+                "WHERE state IN ('approved', 'added') GROUP BY photo_id"
+            )
+        }
+        cur = conn.execute(
+            "SELECT id, embedding, emb_dtype FROM photos WHERE embedding IS NOT NULL "
+            "AND id IN (SELECT DISTINCT photo_id FROM photo_tags)"
+        )
+        while rows := cur.fetchmany(2048):
+            by_dim: dict[int, list[tuple[np.ndarray, set[str]]]] = {}
+            for pid, blob, dtype in rows:
+                emb = _decode_embedding(blob, dtype)
+                by_dim.setdefault(emb.size, []).append((emb, kept_rows.get(pid, set())))
+            for group in by_dim.values():
+                phi = feats.many(np.stack([e for e, _ in group]))
+                if phi is None:
+                    continue  # embeddings of another kind (another encoder): no features
+                gram += phi.T @ phi
+                n += len(phi)
+                for row, (_, tags) in zip(phi, group, strict=True):
+                    for t in tags:
+                        if t in sums:
+                            sums[t] += row
+                            counts[t] += 1
+                        else:
+                            sums[t] = row.copy()
+                            counts[t] = 1
+        conn.execute(
+            "INSERT INTO habit_gram(key, n, gram) VALUES (?, ?, ?)",
+            (feats.key, n, habits.to_blob(gram)),
+        )
+        conn.executemany(
+            "INSERT INTO habit_sums(tag, n, vec) VALUES (?, ?, ?)",
+            [(t, counts[t], habits.to_blob(v)) for t, v in sums.items()],
+        )
+
+    def _habit_predictions(
+        self, conn: sqlite3.Connection, embedding: np.ndarray, canon: Callable[[str], str]
+    ) -> tuple[dict[str, float], dict[str, int]]:
+        """P(kept) on this photo for the tags the user keeps most (canonical tags), and how many
+        photos kept each."""
+        cfg = self.config
+        feats = self._features()
+        if feats is None or cfg.habit_tags <= 0:
+            return {}, {}
+        phi = feats(embedding)
+        if phi is None:
+            return {}, {}
+        row = conn.execute("SELECT key, n, gram FROM habit_gram").fetchone()
+        if row is None or row[0] != feats.key or row[1] < cfg.habit_min_photos:
+            return {}, {}
+        gram = habits.from_blob(row[2], feats.dim, square=True)
+        if gram is None:
+            return {}, {}
+        sums: dict[str, np.ndarray] = {}
+        kept: dict[str, int] = {}
+        for tag, n, blob in conn.execute(
+            "SELECT tag, n, vec FROM habit_sums WHERE n >= ? ORDER BY n DESC LIMIT ?",
+            (cfg.habit_min_kept, cfg.habit_tags),
+        ):
+            vec = habits.from_blob(blob, feats.dim)
+            if vec is None:
+                continue
+            key = canon(tag)
+            sums[key] = sums[key] + vec if key in sums else vec
+            kept[key] = kept.get(key, 0) + n
+        return habits.predict(gram, sums, phi, cfg.habit_ridge), kept
 
     # -- neighbours ------------------------------------------------------------------------
     def _refresh_index(self, conn: sqlite3.Connection, dim_in: int) -> NeighbourIndex:
@@ -1550,6 +1717,7 @@ class TagLibrary:
                 "AND emb_proj IS NOT NULL AND id IN (SELECT DISTINCT photo_id FROM photo_tags)",
                 (seq,),
             )
+            self._rebuild_habits(conn)
 
     # -- backup ----------------------------------------------------------------------------
     def export_json(self, path: str | os.PathLike, include_embeddings: bool = True) -> dict:
@@ -1747,6 +1915,7 @@ class TagLibrary:
             )
             report["photos_merged"] += 1
             self._context(conn, pid, -1)  # put back below, with the merged suggestions
+        habit_before = self._habit_part(conn, pid)
         for p in photo.get("paths", []):
             conn.execute(
                 "INSERT INTO photo_paths(photo_id, path, first_seen, last_seen) VALUES (?, ?, ?, ?) "
@@ -1805,6 +1974,7 @@ class TagLibrary:
                 report["decisions_added"] += 1
             else:
                 report["decisions_skipped"] += 1
+        self._habit_apply(conn, habit_before, self._habit_part(conn, pid))
         self._context(conn, pid, +1)
         self._mark_decided(conn, pid)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from desktop_app.library.habits import PhotoFeatures
 from desktop_app.library.store import TagLibrary
 from desktop_app.results import CaptionResult, HashtagSuggestion, PhotoResult
 
@@ -63,4 +64,29 @@ def clock() -> Clock:
 @pytest.fixture
 def lib(tmp_path, clock):
     with TagLibrary.open(tmp_path / "lib", clock=clock) as library:
+        yield library
+
+
+class BlockFeatures(PhotoFeatures):
+    """Test features for `embedding()` vectors: the mean of each 64-wide block (which
+    'visual directions' a photo has), plus the constant 1."""
+
+    key = "test-blocks"
+    dim = 17
+
+    def __call__(self, emb):
+        x = np.asarray(emb, dtype=np.float64).reshape(-1)
+        if x.size != 1024:
+            return None
+        return np.append(x.reshape(16, 64).mean(axis=1), 1.0)
+
+
+def scene(*directions: int, seed: int = 0) -> np.ndarray:
+    """A photo showing several things at once (e.g. a child in a kitchen)."""
+    return np.maximum.reduce([embedding(d, seed=seed) for d in directions])
+
+
+@pytest.fixture
+def habit_lib(tmp_path, clock):
+    with TagLibrary.open(tmp_path / "lib", clock=clock, habit_features=BlockFeatures()) as library:
         yield library

@@ -87,7 +87,8 @@ def test_removed_after_approval_counts_against(lib):
         lib.record_decisions("h1", approve=["#x"], reject=["#x"])
 
 
-def test_neighbour_tags_appear_on_a_similar_photo(lib):
+def test_neighbour_tags_appear_on_a_similar_photo(tmp_path, clock):
+    lib = TagLibrary.open(tmp_path / "nb", clock=clock, habit_features=None)  # votes alone
     for i in range(12):  # dog-like photos: the user adds #dogsofinstagram
         h = f"dog{i}"
         lib.record_result(result(h, MODEL, embedding(1, seed=i)), 1.0, 10, "m")
@@ -104,6 +105,7 @@ def test_neighbour_tags_appear_on_a_similar_photo(lib):
     far = lib.rank(cands(("#cat", 0.9), ("#sofa", 0.5), ("#pillow", 0.4), ("#window", 0.3),
                          ("#blanket", 0.2)), embedding(5, seed=42))
     assert "#dogsofinstagram" not in tags(far)[:5]
+    lib.close()
 
 
 def test_moved_photo_keeps_its_history(lib):

@@ -1,0 +1,162 @@
+"""Habit models: conditional habits learned online, kept exact through every kind of change."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+
+import numpy as np
+
+from desktop_app.library import habits
+from desktop_app.library.store import DB_NAME, TagLibrary
+
+from .conftest import BlockFeatures, cands, embedding, result, scene
+from .test_safety import child
+
+CHILD, BEACH, KITCHEN, DOG = 1, 3, 5, 7
+MODEL = cands(("#sand", 0.6), ("#table", 0.55), ("#light", 0.5), ("#wall", 0.45), ("#floor", 0.4))
+
+
+def tags(ranked):
+    return [s.tag for s in ranked]
+
+
+def review_family_photos(lib, n=24):
+    """A parent's photos: beach or kitchen, with or without a child; #familytime iff a child."""
+    for i in range(n):
+        place = BEACH if i % 2 else KITCHEN
+        with_child = i % 4 < 2
+        h = f"p{i}"
+        emb = scene(place, CHILD, seed=i) if with_child else embedding(place, seed=i)
+        lib.record_result(result(h, MODEL, emb), 1.0, 10, "m")
+        lib.record_decisions(h, approve=["#sand"] if place == BEACH else ["#table"],
+                             add=["#familytime"] if with_child else [])
+
+
+def test_a_conditional_habit_follows_what_is_in_the_photo(habit_lib):
+    review_family_photos(habit_lib)
+    kid_in_kitchen = habit_lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99), limit=10)
+    assert tags(kid_in_kitchen)[0] == "#familytime"
+    top = kid_in_kitchen[0]
+    assert top.source == "library" and top.parts["habit"] > 1.0
+    assert top.reason.startswith("you use this on photos like this one")
+    empty_kitchen = habit_lib.rank(MODEL, embedding(KITCHEN, seed=98), limit=10)
+    assert "#familytime" not in tags(empty_kitchen)[:5]
+
+
+def test_no_habit_models_before_enough_photos_or_without_features(tmp_path, clock):
+    with TagLibrary.open(tmp_path / "few", clock=clock, habit_features=BlockFeatures()) as lib:
+        review_family_photos(lib, n=4)  # under habit_min_photos
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
+        assert all("habit" not in s.parts for s in ranked)
+    with TagLibrary.open(tmp_path / "none", clock=clock, habit_features=None) as lib:
+        review_family_photos(lib)
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
+        assert all("habit" not in s.parts for s in ranked)
+
+
+def stored_sums(folder):
+    conn = sqlite3.connect(folder / DB_NAME)
+    try:
+        key, n, gram = conn.execute("SELECT key, n, gram FROM habit_gram").fetchone()
+        sums = {t: (k, np.frombuffer(v)) for t, k, v in conn.execute(
+            "SELECT tag, n, vec FROM habit_sums")}
+        return key, n, np.frombuffer(gram), sums
+    finally:
+        conn.close()
+
+
+def assert_sums_equal(a, b):
+    assert a[:2] == b[:2]
+    np.testing.assert_allclose(a[2], b[2], atol=1e-9)
+    assert a[3].keys() == b[3].keys()
+    for t in a[3]:
+        assert a[3][t][0] == b[3][t][0], t
+        np.testing.assert_allclose(a[3][t][1], b[3][t][1], atol=1e-9)
+
+
+def test_online_sums_equal_a_rebuild_after_undo_retag_and_import(tmp_path, clock):
+    folder = tmp_path / "lib"
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        review_family_photos(lib, n=12)
+        lib.record_decisions("p0", remove=["#familytime"])  # changed their mind
+        lib.record_decisions("p1", approve=["#familytime"])
+        lib.record_result(result("p2", MODEL, embedding(DOG, seed=5)), 2.0, 10, "m2")  # re-tagged
+        lib.record_decisions("new", add=["#dog"])  # feedback before the photo was ever tagged
+        lib.record_result(result("new", MODEL, embedding(DOG, seed=6)), 2.0, 10, "m2")
+        export = tmp_path / "backup.json"
+        lib.export_json(export)
+    online = stored_sums(folder)
+    assert online[1] == 13 and online[3]["#familytime"][0] == 5  # 6 kept it, one removed
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        lib.rebuild_aggregates()
+    assert_sums_equal(online, stored_sums(folder))
+    with TagLibrary.open(tmp_path / "copy", clock=clock, habit_features=BlockFeatures()) as lib:
+        lib.import_json(export)
+    assert_sums_equal(online, stored_sums(tmp_path / "copy"))
+
+
+class OtherFeatures(BlockFeatures):
+    key = "test-blocks-v2"  # e.g. a new tag detector after an update
+
+
+def test_sums_built_with_other_features_are_rebuilt_not_misread(tmp_path, clock):
+    folder = tmp_path / "lib"
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        review_family_photos(lib)
+    with TagLibrary.open(folder, clock=clock, habit_features=OtherFeatures()) as lib:
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
+        assert all("habit" not in s.parts for s in ranked)  # stale sums are not used
+        lib.record_decisions("p0", approve=["#table"])  # the next write rebuilds them
+        assert tags(lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99)))[0] == "#familytime"
+    assert stored_sums(folder)[0] == "test-blocks-v2"
+
+
+def test_ridge_predictions_and_deltas():
+    phi = lambda child: np.array([float(child), 1.0])  # noqa: E731
+    parts = [habits.PhotoPart(phi(i % 2), frozenset({"#kids"} if i % 2 else set())) for i in range(20)]
+    gram = np.zeros((2, 2))
+    sums: dict[str, np.ndarray] = {}
+    for part in parts:
+        dg, db = habits.delta(None, part)
+        gram += dg
+        for t, v in db.items():
+            sums[t] = sums.get(t, 0) + v
+    p = habits.predict(gram, sums, phi(1), ridge=0.1)["#kids"]
+    q = habits.predict(gram, sums, phi(0), ridge=0.1)["#kids"]
+    assert p > 0.9 and q < 0.05
+    # a photo that stops keeping the tag takes its term back out; same phi -> G unchanged
+    dg, db = habits.delta(parts[1], habits.PhotoPart(phi(1), frozenset()))
+    assert dg is None and np.allclose(db["#kids"], -phi(1))
+
+
+def test_killed_writer_leaves_habit_sums_matching_the_log(tmp_path):
+    folder = tmp_path / "lib"
+    code = """
+        import sys
+        import numpy as np
+        from desktop_app.library.store import TagLibrary
+        from desktop_app.results import CaptionResult, HashtagSuggestion, PhotoResult
+        from tests.library.conftest import BlockFeatures, embedding, result, cands
+        lib = TagLibrary.open(sys.argv[1], habit_features=BlockFeatures())
+        i = 0
+        while True:
+            h = f"photo{i % 30}"
+            lib.record_result(result(h, cands(("#a", 0.5)), embedding(i % 9, seed=i)), 1.0, 1, "m")
+            lib.record_decisions(h, approve=[f"#t{i % 7}"], add=["#mine"] if i % 3 else [],
+                                 remove=["#mine"] if i % 3 == 0 else [])
+            print(i, flush=True)
+            i += 1
+    """
+    proc = child(code, str(folder))
+    try:
+        for _ in range(60):
+            assert proc.stdout.readline(), proc.stderr.read()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    online = stored_sums(folder)
+    with TagLibrary.open(folder, habit_features=BlockFeatures()) as lib:
+        assert lib.check() == ["ok"]
+        lib.rebuild_aggregates()
+    assert_sums_equal(online, stored_sums(folder))
