@@ -8,7 +8,11 @@ they want, rejects the others and adds what is missing; the library records it a
 What a user wants on a photo (their *final tags*) does not depend on the ranking, so the
 personalised and the unpersonalised (model order) rankings are scored against the same set:
 precision@5 and MRR over photos 1-50, 51-250 (and 101-250, the issue's "after 100 photos").
-It also counts violations of "a tag rejected on every photo so far never returns to the top 5".
+It also counts violations of "a tag rejected on every photo so far never returns to the top 5",
+and reports "habits known": the precision@5 of a library that knew each user's stated habits
+exactly but no more about the photo than the model (the habit tags the photo calls for, then the
+model's order without the disliked tags). That is the most any library can gain on these users;
+the issue's +0.25 is beyond it for all but the heaviest tagger.
 
 The "model caption" is the photo's first human caption (so the simulation measures the
 library, not the captioner's errors); candidates: `desktop_app.tagging.suggest_hashtags` on it.
@@ -40,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.tag_quality import load_captions, load_split  # noqa: E402
+from desktop_app.library.habits import PhotoFeatures  # noqa: E402
 from desktop_app.library.ranking import RankingConfig  # noqa: E402
 from desktop_app.library.store import TagLibrary  # noqa: E402
 from desktop_app.results import CaptionResult, HashtagSuggestion, PhotoResult  # noqa: E402
@@ -244,6 +249,7 @@ class PhotoLog:
     rr: float
     rr_base: float
     p5_oracle: float
+    p5_habits_known: float
     violations: list[str]
     rank_ms: float
     habit_right: int = 0  # the user's habit tags in the personalised top 5 that they want here
@@ -260,6 +266,7 @@ def simulate(
     show: int = 8,
     folder: Path | None = None,
     config: RankingConfig | None = None,
+    habit_features: PhotoFeatures | None | str = "default",
 ) -> list[PhotoLog]:
     clock = [1_700_000_000.0]
     logs: list[PhotoLog] = []
@@ -267,7 +274,8 @@ def simulate(
     rejected_ever: dict[str, int] = {}  # tag -> photos it was rejected on
     demote_after = max(1, (config or RankingConfig()).min_rejections_to_demote)
     with tempfile.TemporaryDirectory() as tmp:
-        lib = TagLibrary.open(folder or tmp, clock=lambda: clock[0], config=config)
+        lib = TagLibrary.open(folder or tmp, clock=lambda: clock[0], config=config,
+                              habit_features=habit_features)
         try:
             for n, image in enumerate(images, 1):
                 clock[0] += 600.0  # one photo every ten minutes
@@ -294,6 +302,7 @@ def simulate(
                     precision_at(personal, final), precision_at(baseline, final),
                     reciprocal_rank(personal, final), reciprocal_rank(baseline, final),
                     min(len(final), 5) / 5,
+                    precision_at(habits_known(user, baseline, final), final),
                     violations, rank_ms,
                     sum(t in final and t in user.habit_tags for t in personal[:5]),
                     len(final & user.habit_tags),
@@ -315,6 +324,16 @@ def simulate(
         finally:
             lib.close()
     return logs
+
+
+def habits_known(user: SimUser, baseline: list[str], final: set[str]) -> list[str]:
+    """The ranking of a library that knows the user's stated habits exactly but nothing more
+    about the photo than the model: the habit tags this photo calls for, then the model's order
+    without the tags the user dislikes or replaces. What no library can beat on these users."""
+    habit = sorted(t for t in final if t in user.habit_tags)
+    rest = [t for t in baseline if t not in user.dislikes and t not in user.prefers
+            and t not in habit]
+    return habit + rest
 
 
 _true_cache: dict[str, set[str]] = {}
@@ -343,6 +362,7 @@ def summarise(logs: list[PhotoLog], lo: int, hi: int) -> dict:
         "p5_base": round(mean([g.p5_base for g in part]), 4),
         "p5_gain": round(mean([g.p5 - g.p5_base for g in part]), 4),
         "p5_oracle": round(mean([g.p5_oracle for g in part]), 4),
+        "p5_habits_known": round(mean([g.p5_habits_known for g in part]), 4),
         "mrr": round(mean([g.rr for g in part]), 4),
         "mrr_base": round(mean([g.rr_base for g in part]), 4),
         "violations": sum(len(g.violations) for g in part),
@@ -375,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.embeddings:
         images = [i for i in images if i in embed.rows]
     images = images[: args.photos]
-    # The tag detector needs real encoder features; the hashed stand-in would feed it noise.
+    # The tag detector (and the habit models, which read it) need real encoder features; the
+    # hashed stand-in would feed them noise.
     suggest = suggest_fn(detector=bool(args.embeddings))
     print(f"{len(images)} photos from {args.split}, embeddings: "
           f"{args.embeddings or 'hashed bag of words of the other captions (stand-in)'}")
@@ -386,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.users:
         user = USERS[name]
         t0 = time.perf_counter()
-        logs = simulate(user, images, captions, embed, suggest, show=args.show, config=config)
+        logs = simulate(user, images, captions, embed, suggest, show=args.show, config=config,
+                        habit_features="default" if args.embeddings else None)
         all_logs[name] = logs
         summ = {f"{lo}-{hi}": summarise(logs, lo, hi) for lo, hi in windows}
         rank_ms = [g.rank_ms for g in logs]
@@ -399,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             if not s:
                 continue
             print(f"  photos {s['photos']:>8}: P@5 {s['p5']:.3f} vs {s['p5_base']:.3f} unpersonalised "
-                  f"(+{s['p5_gain']:.3f}; ceiling {s['p5_oracle']:.3f}), MRR {s['mrr']:.3f} vs {s['mrr_base']:.3f}, "
+                  f"(+{s['p5_gain']:.3f}; habits known {s['p5_habits_known']:.3f}, ceiling {s['p5_oracle']:.3f}), MRR {s['mrr']:.3f} vs {s['mrr_base']:.3f}, "
                   f"rejected-tag violations {s['violations']}")
             if s["habit_wanted"]:
                 print(f"{'':>20}habit tags in the top 5: {s['habit_right']} of {s['habit_wanted']} wanted "
@@ -411,20 +433,22 @@ def main(argv: list[str] | None = None) -> int:
         parts = [report["users"][u][f"{lo}-{hi}"] for u in args.users if report["users"][u][f"{lo}-{hi}"]]
         if parts:
             overall[f"{lo}-{hi}"] = {k: round(float(np.mean([p[k] for p in parts])), 4)
-                                     for k in ("p5", "p5_base", "p5_gain", "p5_oracle", "mrr",
-                                               "mrr_base")}
+                                     for k in ("p5", "p5_base", "p5_gain", "p5_oracle",
+                                               "p5_habits_known", "mrr", "mrr_base")}
             overall[f"{lo}-{hi}"]["violations"] = int(sum(p["violations"] for p in parts))
     report["overall"] = overall
     print("\nall users:")
     for key, s in overall.items():
         ratio = s["p5"] / s["p5_base"] if s["p5_base"] else float("inf")
         print(f"  photos {key:>8}: P@5 {s['p5']:.3f} vs {s['p5_base']:.3f} (+{s['p5_gain']:.3f}, "
-              f"x{ratio:.2f}; ceiling {s['p5_oracle']:.3f}), MRR {s['mrr']:.3f} vs {s['mrr_base']:.3f}, violations {s['violations']}")
+              f"x{ratio:.2f}; habits known {s['p5_habits_known']:.3f}, ceiling {s['p5_oracle']:.3f}), MRR {s['mrr']:.3f} vs {s['mrr_base']:.3f}, violations {s['violations']}")
     goal = overall.get("101-250", overall.get("51-250"))
     if goal:
         ok = goal["p5_gain"] >= 0.25 and goal["violations"] == 0
         print(f"goal (P@5 +0.25 after 100 photos, no rejected tag back in the top 5): "
-              f"{'met' if ok else 'NOT met'}")
+              f"{'met' if ok else 'NOT met'}; a library that knew these users' habits exactly "
+              f"would gain +{goal['p5_habits_known'] - goal['p5_base']:.3f}, this one gains "
+              f"{(goal['p5_gain']) / max(1e-9, goal['p5_habits_known'] - goal['p5_base']):.0%} of that")
     if args.json:
         report["logs"] = {u: [g.__dict__ for g in logs] for u, logs in all_logs.items()}
         args.json.write_text(json.dumps(report, indent=1))

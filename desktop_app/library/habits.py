@@ -129,23 +129,34 @@ def delta(
     return dg, db
 
 
-def solve(gram: np.ndarray, phi: np.ndarray, ridge: float) -> np.ndarray:
-    """u = (G + ridge R)^-1 phi, R = I except the constant's coefficient (not shrunk)."""
-    a = gram + ridge * np.eye(len(gram))
-    a[-1, -1] = gram[-1, -1] + 1e-6
-    try:
-        return np.linalg.solve(a, phi)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(a, phi, rcond=None)[0]
+@dataclass
+class HabitModels:
+    """The fitted models of the most kept tags, ready to score photos: P(kept) = S (A^-1 phi)
+    with A = G + ridge R (R = I except the constant's coefficient, which is not shrunk)."""
 
+    tags: list[str]
+    kept: dict[str, int]  # photos that kept each tag
+    sums: np.ndarray  # (tags, dim): the b_t
+    inverse: np.ndarray  # (dim, dim): A^-1
 
-def predict(
-    gram: np.ndarray, sums: Mapping[str, np.ndarray], phi: np.ndarray, ridge: float
-) -> dict[str, float]:
-    """P(kept) for each tag in `sums` on the photo `phi`, clipped to [0, 1]."""
-    if not sums:
-        return {}
-    u = solve(gram, phi, ridge)
-    tags = list(sums)
-    values = np.stack([sums[t] for t in tags]) @ u
-    return {t: float(min(1.0, max(0.0, v))) for t, v in zip(tags, values, strict=True)}
+    @classmethod
+    def fit(
+        cls, gram: np.ndarray, sums: Mapping[str, np.ndarray], kept: Mapping[str, int],
+        ridge: float,
+    ) -> HabitModels:
+        a = gram + ridge * np.eye(len(gram))
+        a[-1, -1] = gram[-1, -1] + 1e-6
+        try:
+            inverse = np.linalg.inv(a)
+        except np.linalg.LinAlgError:  # no photo yet shows some feature: still well defined
+            inverse = np.linalg.pinv(a, hermitian=True)
+        tags = list(sums)
+        matrix = np.stack([sums[t] for t in tags]) if tags else np.zeros((0, len(gram)))
+        return cls(tags, dict(kept), matrix, inverse)
+
+    def predict(self, phi: np.ndarray) -> dict[str, float]:
+        """P(kept) for each tag on the photo `phi`, clipped to [0, 1]."""
+        if not self.tags:
+            return {}
+        values = np.clip(self.sums @ (self.inverse @ phi), 0.0, 1.0)
+        return dict(zip(self.tags, values.tolist(), strict=True))

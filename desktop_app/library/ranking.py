@@ -74,7 +74,7 @@ class RankingConfig:
     habit_ridge: float = 1.0  # lambda of the habit models' ridge regression
     habit_min_photos: int = 10  # reviewed photos before the habit models speak
     habit_min_kept: int = 3  # a tag needs this many keeps to get a habit model
-    habit_tags: int = 200  # habit models read per photo (the most kept tags)
+    habit_tags: int = 100  # habit models read per photo (the most kept tags)
     habit_candidates: int = 10  # most tags the habit models may add
     habit_candidate_min: float = 0.3  # ... when P(kept) is at least this
     habit_clip: float = 0.02  # P(kept) is clipped to [clip, 1 - clip]

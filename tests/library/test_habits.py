@@ -40,6 +40,7 @@ def test_a_conditional_habit_follows_what_is_in_the_photo(habit_lib):
     top = kid_in_kitchen[0]
     assert top.source == "library" and top.parts["habit"] > 1.0
     assert top.reason.startswith("you use this on photos like this one")
+    assert habit_lib.stats()["habit_tags"] == 3  # #familytime, #sand, #table
     empty_kitchen = habit_lib.rank(MODEL, embedding(KITCHEN, seed=98), limit=10)
     assert "#familytime" not in tags(empty_kitchen)[:5]
 
@@ -122,8 +123,8 @@ def test_ridge_predictions_and_deltas():
         gram += dg
         for t, v in db.items():
             sums[t] = sums.get(t, 0) + v
-    p = habits.predict(gram, sums, phi(1), ridge=0.1)["#kids"]
-    q = habits.predict(gram, sums, phi(0), ridge=0.1)["#kids"]
+    models = habits.HabitModels.fit(gram, sums, {"#kids": 10}, ridge=0.1)
+    p, q = models.predict(phi(1))["#kids"], models.predict(phi(0))["#kids"]
     assert p > 0.9 and q < 0.05
     # a photo that stops keeping the tag takes its term back out; same phi -> G unchanged
     dg, db = habits.delta(parts[1], habits.PhotoPart(phi(1), frozenset()))
