@@ -23,6 +23,11 @@ The final score of a candidate tag t for a photo is a sum of log-odds:
   (S) or rejected/removed (R) t; W is their total weight. Similarities are rescaled against the
   library's median similarity to the query, so uncentred embeddings (all cosines > 0.5) and
   sparse ones (all near 0) both give weights near 0 for ordinary photos and near 1 for close ones.
+- Where t has a habit model, it is the better-informed vote on this photo: the neighbour and
+  context terms (and, for a tag the model did not propose, the approval term, which h_t already
+  holds) are multiplied by `habit_damp`. Measured on bench/library_sim.py (real encoder
+  features, 5 users): the library's gain in precision@5 after 100 photos went from +0.122 to
+  +0.144 with habit models, of the +0.199 that knowing each user's habits exactly would give.
 - n(c, t): photos where both c (a tag already chosen on this photo) and t were kept; n(c):
   photos where c was kept.
 - m(s, t): reviewed photos where the model suggested s and the user kept t; m(s): reviewed
@@ -322,11 +327,14 @@ def features(ev: TagEvidence, cfg: RankingConfig) -> dict[str, float]:
     nb = 0.0
     if ev.nb_weight > 0.0:
         nb = (ev.nb_support - ev.nb_against) / (ev.nb_weight + cfg.neighbour_shrink)
+    # Where a habit model speaks, it is the better-informed vote on this photo: neighbour and
+    # context votes count less, and for a tag the model did not propose (whose prior P(kept |
+    # photo) already holds the user's general liking of it) so does the approval rate.
     damp = 1.0 if ev.habit is None else cfg.habit_damp
     return {
         "model": logit(p_model),
         "library": 1.0 if ev.model is None else 0.0,
-        "approval": approval_logodds(ev.pos_w, ev.neg_w, cfg),
+        "approval": approval_logodds(ev.pos_w, ev.neg_w, cfg) * (damp if ev.model is None else 1),
         "neighbours": nb * damp,
         "cooccurrence": ev.cooc,
         "context": ev.ctx * damp,
