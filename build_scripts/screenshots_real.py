@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -45,11 +46,14 @@ def main(argv=None) -> int:
     ap.add_argument("--deadline", type=float, default=900.0, help="seconds for each wait")
     ap.add_argument("--cancel-test", action="store_true")
     ap.add_argument("--theme", default="light")
+    ap.add_argument("--library", help="start from a copy of this library folder (a user's history)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="hashlens-real-"))
     os.environ["HASHLENS_HOME"] = str(work / "home")
+    if args.library:  # a copy: the shots never write to the real library
+        shutil.copytree(args.library, work / "home", ignore=shutil.ignore_patterns("*.bak"))
     os.environ["HASHLENS_THEME"] = args.theme
 
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
@@ -175,6 +179,10 @@ def main(argv=None) -> int:
         d = win.detail
         say(f"  {name}: {d.confidence.text()!r}; note shown: {d.note.isVisible()}; unsure words: "
             f"{[toks[i] for i in sorted(d.unsure())]}")
+        chips = d.chips.chips
+        for r in range(min(3, chips.rowCount())):  # what hovering the first chips would say
+            tip = re.sub(r"<[^>]+>", " ", str(chips.item(r).toolTip())).replace("&#x27;", "'")
+            say(f"  chip {r + 1}: {' '.join(tip.split())}")
 
     docs = [Path(args.docs)] if args.docs else []
     by_conf = sorted((it for it in win.model.items if it.result and it.result.caption),
