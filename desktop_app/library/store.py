@@ -250,6 +250,7 @@ class TagLibrary:
         self._recent: OrderedDict[str, list[HashtagSuggestion]] = OrderedDict()
         self._writes = 0  # bumped around every write: with PRAGMA data_version, a cache key
         self._habit_cache: tuple[tuple, habits.HabitModels | None] | None = None
+        self._habits_checked = False  # built for the current features (see _ensure_habits)
 
     # -- opening and closing ---------------------------------------------------------------
     @classmethod
@@ -958,6 +959,8 @@ class TagLibrary:
         """
         if not personalize:
             return self.unpersonalized(candidates, limit)
+        if not self._habits_checked and embedding is not None:
+            self._ensure_habits()
         if content_hash:
             with self._lock:  # for record_result: the model's candidates, not our ranking
                 self._recent[content_hash] = list(candidates)
@@ -1264,6 +1267,26 @@ class TagLibrary:
         if isinstance(self._habit_features, str):
             self._habit_features = habits.default_features()
         return self._habit_features
+
+    def _ensure_habits(self) -> None:
+        """Build the habit sums if this library has none for the current features (made by an
+        older hashlens, or with another tag detector): ~6 s at 100k reviewed photos, once. Called
+        from `rank`, which runs on the tagging worker, so the GUI thread's first decision does
+        not pay for it."""
+        self._habits_checked = True
+        feats = self._features()
+        if feats is None or self.readonly:
+            return
+        with self._read("check the habit models") as conn:
+            row = conn.execute("SELECT key FROM habit_gram").fetchone()
+            if row is not None and row[0] == feats.key:
+                return
+            if conn.execute("SELECT 1 FROM photo_tags LIMIT 1").fetchone() is None:
+                return  # nothing reviewed yet: the first decision starts the sums
+        with self._write("build the habit models") as conn:
+            row = conn.execute("SELECT key FROM habit_gram").fetchone()
+            if row is None or row[0] != feats.key:  # (unless another process just did)
+                self._rebuild_habits(conn)
 
     def _habit_part(self, conn: sqlite3.Connection, pid: int) -> habits.PhotoPart | None:
         """The photo's terms in the habit sums now: None unless reviewed and with features."""

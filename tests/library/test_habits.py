@@ -106,11 +106,16 @@ def test_sums_built_with_other_features_are_rebuilt_not_misread(tmp_path, clock)
     with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
         review_family_photos(lib)
     with TagLibrary.open(folder, clock=clock, habit_features=OtherFeatures()) as lib:
-        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
-        assert all("habit" not in s.parts for s in ranked)  # stale sums are not used
-        lib.record_decisions("p0", approve=["#table"])  # the next write rebuilds them
-        assert tags(lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99)))[0] == "#familytime"
-    assert stored_sums(folder)[0] == "test-blocks-v2"
+        lib.record_decisions("p0", approve=["#table"])  # a write first: it rebuilds them
+        assert stored_sums(folder)[0] == "test-blocks-v2"
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        assert lib.readonly is False
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))  # the first ranking does
+        assert tags(ranked)[0] == "#familytime"
+    assert stored_sums(folder)[0] == "test-blocks"
+    with TagLibrary.open(folder, readonly=True, habit_features=OtherFeatures()) as lib:
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))  # cannot rebuild: not used
+        assert all("habit" not in s.parts for s in ranked)
 
 
 def test_ridge_predictions_and_deltas():
@@ -161,3 +166,17 @@ def test_killed_writer_leaves_habit_sums_matching_the_log(tmp_path):
         assert lib.check() == ["ok"]
         lib.rebuild_aggregates()
     assert_sums_equal(online, stored_sums(folder))
+
+
+def test_a_library_from_before_habit_models_gets_them_on_its_first_ranking(tmp_path, clock):
+    folder = tmp_path / "lib"
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        review_family_photos(lib)
+    conn = sqlite3.connect(folder / DB_NAME)  # as schema 2 left it
+    conn.executescript("DROP TABLE habit_sums; DROP TABLE habit_gram; PRAGMA user_version = 2;")
+    conn.close()
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        assert lib.stats()["schema_version"] == 3
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
+        assert tags(ranked)[0] == "#familytime" and "habit" in ranked[0].parts
+    assert (folder / f"{DB_NAME}.v2.bak").exists()
