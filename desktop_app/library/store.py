@@ -554,7 +554,7 @@ class TagLibrary:
                         pid,
                     ),
                 )
-                self._habit_apply(conn, habit_before, self._habit_part(conn, pid))
+                self._habit_apply(conn, [(habit_before, self._habit_part(conn, pid))])
             if cap is not None:
                 conn.execute(
                     "INSERT INTO captions(photo_id, model_version, caption, tokens, log_prob, "
@@ -690,7 +690,7 @@ class TagLibrary:
             habit_before = self._habit_part(conn, pid)
             for tag, state in ops.items():
                 self._apply_decision(conn, pid, tag, state, when, live=True)
-            self._habit_apply(conn, habit_before, self._habit_part(conn, pid))
+            self._habit_apply(conn, [(habit_before, self._habit_part(conn, pid))])
             self._context(conn, pid, +1)
             self._mark_decided(conn, pid)
 
@@ -1311,34 +1311,45 @@ class TagLibrary:
     def _habit_apply(
         self,
         conn: sqlite3.Connection,
-        before: habits.PhotoPart | None,
-        after: habits.PhotoPart | None,
+        changes: Iterable[tuple[habits.PhotoPart | None, habits.PhotoPart | None]],
     ) -> None:
-        """Move the habit sums from a photo's old terms to its new ones (same transaction)."""
+        """Move the habit sums from photos' old terms to their new ones, (before, after) per
+        photo, in the caller's transaction: one read and write of G however many photos."""
         feats = self._features()
-        if feats is None or (before is None and after is None):
+        changes = [(b, a) for b, a in changes if b is not None or a is not None]
+        if feats is None or not changes:
             return
         row = conn.execute("SELECT key, gram FROM habit_gram").fetchone()
         gram = None if row is None or row[0] != feats.key else habits.from_blob(
             row[1], feats.dim, square=True)
-        if gram is None:  # first use, another detector, or damaged: rebuild (includes this)
+        if gram is None:  # first use, another detector, or damaged: rebuild (includes these)
             self._rebuild_habits(conn)
             return
-        dg, db = habits.delta(before, after)
-        if dg is not None:
-            dn = (after is not None) - (before is not None)
+        dgram = np.zeros_like(gram)
+        dn = 0
+        dsums: dict[str, np.ndarray] = {}
+        dkept: dict[str, int] = {}
+        for before, after in changes:
+            dg, db = habits.delta(before, after)
+            if dg is not None:
+                dgram += dg
+            dn += (after is not None) - (before is not None)
+            for tag, dv in db.items():
+                dsums[tag] = dsums[tag] + dv if tag in dsums else dv
+                dkept[tag] = dkept.get(tag, 0) + (after is not None and tag in after.kept) - (
+                    before is not None and tag in before.kept)
+        if dn or np.any(dgram):
             conn.execute(
                 "UPDATE habit_gram SET n = n + ?, gram = ? WHERE key = ?",
-                (dn, habits.to_blob(gram + dg), feats.key),
+                (dn, habits.to_blob(gram + dgram), feats.key),
             )
-        for tag, dv in db.items():
-            dn = (after is not None and tag in after.kept) - (before is not None and tag in before.kept)
+        for tag, dv in dsums.items():
             old = conn.execute("SELECT n, vec FROM habit_sums WHERE tag = ?", (tag,)).fetchone()
             vec = np.zeros(feats.dim) if old is None else habits.from_blob(old[1], feats.dim)
             if vec is None:
                 self._rebuild_habits(conn)
                 return
-            n = (0 if old is None else old[0]) + dn
+            n = (0 if old is None else old[0]) + dkept[tag]
             if n <= 0:
                 conn.execute("DELETE FROM habit_sums WHERE tag = ?", (tag,))
             else:
@@ -1930,11 +1941,17 @@ class TagLibrary:
         photos = data.get("photos", [])
         for part in _chunks(photos, 200):  # short transactions: the GUI may be writing too
             with self._write("import") as conn:
+                changes: list = []
                 for photo in part:
-                    self._import_photo(conn, photo, report)
+                    self._import_photo(conn, photo, report, changes)
+                self._habit_apply(conn, changes)
         return report
 
-    def _import_photo(self, conn: sqlite3.Connection, photo: dict, report: dict) -> None:
+    def _import_photo(
+        self, conn: sqlite3.Connection, photo: dict, report: dict,
+        changes: list[tuple[habits.PhotoPart | None, habits.PhotoPart | None]],
+    ) -> None:
+        """Merge one exported photo; its habit-sum change is appended to `changes`."""
         h = photo["content_hash"]
         now = self.clock()
         pid = self._photo_id(conn, h)
@@ -2019,7 +2036,7 @@ class TagLibrary:
                 report["decisions_added"] += 1
             else:
                 report["decisions_skipped"] += 1
-        self._habit_apply(conn, habit_before, self._habit_part(conn, pid))
+        changes.append((habit_before, self._habit_part(conn, pid)))
         self._context(conn, pid, +1)
         self._mark_decided(conn, pid)
 
