@@ -14,8 +14,9 @@ Safety:
   schema is refused with a LibraryError *before anything is written*; the file is never
   rewritten or replaced. Before a schema migration the old file is copied to
   `library.sqlite3.v{N}.bak`.
-- Derived tables (photo_tags, tag_stats, tag_pairs, suggest_seen, suggest_pairs) are updated in
-  the same transaction as the log, and `rebuild_aggregates()` recomputes them from the log.
+- Derived tables (photo_tags, tag_stats, tag_pairs, suggest_seen, suggest_pairs, and the habit
+  models' sums habit_gram / habit_sums) are updated in the same transaction as the log, and
+  `rebuild_aggregates()` recomputes them from the log.
 - The weights of the score's parts are learned online (ranking.sgd_update) and kept in `meta`.
 
 Start-up reads nothing but the header and the schema version; the neighbour index is loaded on
@@ -233,7 +234,7 @@ class TagLibrary:
         config: RankingConfig | None = None,
         clock: Callable[[], float] = time.time,
         readonly: bool = False,
-        habit_features: habits.Features | None | str = "default",
+        habit_features: habits.PhotoFeatures | None | str = "default",
     ):
         self._conn = conn
         self._habit_features = habit_features  # "default": the shipped detector's, when needed
@@ -262,7 +263,7 @@ class TagLibrary:
         config: RankingConfig | None = None,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
-        habit_features: habits.Features | None | str = "default",
+        habit_features: habits.PhotoFeatures | None | str = "default",
     ) -> TagLibrary:
         """Open (creating if needed) the library in `folder`/library.sqlite3.
 
@@ -1263,7 +1264,7 @@ class TagLibrary:
         return out
 
     # -- habit models (habits.py) ----------------------------------------------------------
-    def _features(self) -> habits.Features | None:
+    def _features(self) -> habits.PhotoFeatures | None:
         if isinstance(self._habit_features, str):
             self._habit_features = habits.default_features()
         return self._habit_features
