@@ -175,9 +175,10 @@ def cmd_tag(args) -> int:
         raise _UsageError("--beam must be at least 1")
     opts = TagOptions(beam=args.beam, top_k=args.top, style=args.style, batch_size=args.batch_size)
     pipe = Pipeline(model=args.model, library_dir=args.library, options=opts, use_library=not args.no_library)
-    failed = 0
+    failed = seen = 0
     try:
         for res in pipe.tag_paths(args.paths, on_progress=_progress_printer(quiet=False)):
+            seen += 1
             failed += 0 if res.ok else 1
             if args.json:
                 print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
@@ -187,6 +188,11 @@ def cmd_tag(args) -> int:
         pipe.close()
     if pipe.library_warning:
         print(f"hashlens: warning: {pipe.library_warning}", file=sys.stderr)
+    if not seen:
+        where = ", ".join(str(p) for p in args.paths)
+        print(f"hashlens: no photos found in {where} (JPEG, PNG, HEIC, ... files; folders are "
+              "searched with their subfolders)", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -138,6 +138,8 @@ class Pipeline:
         import time
 
         files = list(iter_image_files(paths))
+        if not files:
+            return  # (an empty folder: no reason to load the model)
         total, done, failed = len(files), 0, 0
         start = time.perf_counter()
         bs = max(1, self.options.batch_size)

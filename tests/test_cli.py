@@ -45,6 +45,21 @@ def test_cli_imports_neither_qt_nor_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_tag_on_a_folder_without_photos_says_so_at_once(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a photo")
+    code = (
+        "import sys\n"
+        "from desktop_app.cli import main\n"
+        f"rc = main(['tag', '--json', '--no-library', {str(tmp_path)!r}])\n"
+        "assert 'tensorflow' not in sys.modules  # the model was never loaded\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    assert f"no photos found in {tmp_path}" in proc.stderr
+
+
 @pytest.fixture(scope="module")
 def random_bundle(tmp_path_factory):
     """A bundle with untrained weights of the real shapes: exercises the real encoder path."""
