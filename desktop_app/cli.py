@@ -167,10 +167,11 @@ def _print_human(res, top: int) -> None:
 
 
 def cmd_tag(args) -> int:
+    from .export.instagram import MAX_HASHTAGS
     from .pipeline import Pipeline, TagOptions
 
-    if not 1 <= args.top <= 30:
-        raise _UsageError("--top must be between 1 and 30")
+    if not 1 <= args.top <= MAX_HASHTAGS:
+        raise _UsageError(f"--top must be between 1 and {MAX_HASHTAGS}")
     if args.beam < 1:
         raise _UsageError("--beam must be at least 1")
     opts = TagOptions(beam=args.beam, top_k=args.top, style=args.style, batch_size=args.batch_size)

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 
+from ..export.instagram import MAX_HASHTAGS
 from ..paths import resources_dir
 
-MAX_TAGS_PER_POST = 30
+MAX_TAGS_PER_POST = MAX_HASHTAGS  # never suggest more than a post may carry
 # Longer phrases make tags nobody searches for (#snowboarderskieruniformedbicyclist); their
 # shorter endings ("bicyclist") still come through as tags of their own.
 MAX_TAG_WORDS = 3

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..export.instagram import MAX_HASHTAGS
 from ..imaging import make_thumbnail
 from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
 from .chips import ChipView, TagEntry
@@ -234,7 +235,8 @@ class DetailPanel(QWidget):
         self.add = add = QPushButton("Add")
         add.clicked.connect(self._add)
         self.copy = QPushButton("Copy for Instagram")
-        self.copy.setToolTip("The approved hashtags (at most 30) as one line on the clipboard (Ctrl+C)")
+        self.copy.setToolTip(
+            f"The approved hashtags (at most {MAX_HASHTAGS}) as one line on the clipboard (Ctrl+C)")
         self.copy.clicked.connect(self.copyRequested)
         self.export = QPushButton("Export…")
         self.export.clicked.connect(self.exportRequested)
@@ -326,7 +328,8 @@ class DetailPanel(QWidget):
 
     def update_counts(self) -> None:
         n = len(self.item.kept()) if self.item else 0
-        self.counter.setText(f"{min(n, 30)}/30 approved" if n <= 30 else f"{n} approved (first 30 copied)")
+        m = MAX_HASHTAGS
+        self.counter.setText(f"{n}/{m} approved" if n <= m else f"{n} approved (first {m} copied)")
 
     def set_states(self, decisions: dict[str, str]) -> None:
         self.chips.set_states(decisions)

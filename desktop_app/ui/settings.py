@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..export.instagram import MAX_HASHTAGS
+
 STYLES = ("joined", "underscored")
 THEMES = ("system", "light", "dark")
 
@@ -28,7 +30,7 @@ THEMES = ("system", "light", "dark")
 @dataclass
 class AppSettings:
     style: str = "joined"  # #teddybear or #teddy_bear
-    top_k: int = 30  # hashtags suggested per photo (Instagram allows 30)
+    top_k: int = MAX_HASHTAGS  # hashtags suggested per photo (Instagram allows 30)
     beam: int = 3  # beam width; 1 = greedy
     watched_folders: list[str] = field(default_factory=list)
     library_dir: str = ""  # "" = the default ($HASHLENS_HOME or the platform data dir)
@@ -41,7 +43,7 @@ class AppSettings:
         """A copy with every value in range (settings files get hand-edited)."""
         return AppSettings(
             style=self.style if self.style in STYLES else "joined",
-            top_k=min(30, max(1, int(self.top_k))),
+            top_k=min(MAX_HASHTAGS, max(1, int(self.top_k))),
             beam=min(10, max(1, int(self.beam))),
             watched_folders=[str(f) for f in self.watched_folders if str(f).strip()],
             library_dir=str(self.library_dir or ""),
@@ -97,7 +99,7 @@ class SettingsDialog(QDialog):
         self.style.addItem("#teddy_bear (underscored)", "underscored")
         self.style.setCurrentIndex(max(0, self.style.findData(settings.style)))
         form.addRow("Hashtag style", self.style)
-        self.top_k = QSpinBox(minimum=1, maximum=30, value=settings.top_k)
+        self.top_k = QSpinBox(minimum=1, maximum=MAX_HASHTAGS, value=settings.top_k)
         form.addRow("Hashtags per photo", self.top_k)
         self.beam = QSpinBox(minimum=1, maximum=10, value=settings.beam)
         self.beam.setToolTip("Captions searched in parallel: 1 is fastest, 3-5 gives better captions")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ..errors import HashlensError
 from ..export.csv_txt import ExportRow, to_csv, to_txt
-from ..export.instagram import KEEP_STATES, instagram_text
+from ..export.instagram import KEEP_STATES, MAX_HASHTAGS, instagram_text
 from ..export.xmp import write_sidecar
 from ..imaging import IMAGE_SUFFIXES, iter_image_files
 from ..pipeline import Pipeline
@@ -672,7 +672,7 @@ class MainWindow(QMainWindow):
             return
         text = self.instagram_text(it)
         QGuiApplication.clipboard().setText(text)
-        n = min(30, len(it.kept()))
+        n = min(MAX_HASHTAGS, len(it.kept()))
         self.notify(f"Copied {n} hashtag{'s' if n != 1 else ''} for Instagram.")
 
     def export_rows(self) -> list[ExportRow]:
