@@ -93,9 +93,11 @@ def to_blob(a: np.ndarray) -> bytes:
 
 def from_blob(blob: bytes, dim: int, square: bool = False) -> np.ndarray | None:
     """A stored vector (dim) or matrix (dim x dim); None if the blob does not have that size."""
-    a = np.frombuffer(blob, dtype="<f8")
     want = dim * dim if square else dim
-    if a.size != want or not np.isfinite(a).all():
+    if not isinstance(blob, bytes) or len(blob) != 8 * want:
+        return None
+    a = np.frombuffer(blob, dtype="<f8")
+    if not np.isfinite(a).all():
         return None
     return a.reshape(dim, dim) if square else a.copy()
 

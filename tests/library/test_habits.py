@@ -180,3 +180,21 @@ def test_a_library_from_before_habit_models_gets_them_on_its_first_ranking(tmp_p
         ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
         assert tags(ranked)[0] == "#familytime" and "habit" in ranked[0].parts
     assert (folder / f"{DB_NAME}.v2.bak").exists()
+
+
+def test_damaged_habit_sums_are_ignored_then_rebuilt_and_lose_nothing(tmp_path, clock):
+    folder = tmp_path / "lib"
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        review_family_photos(lib)
+    good = stored_sums(folder)
+    conn = sqlite3.connect(folder / DB_NAME)
+    conn.execute("UPDATE habit_gram SET gram = x'00ff'")
+    conn.execute("UPDATE habit_sums SET vec = x'0102' WHERE tag = '#sand'")
+    conn.commit()
+    conn.close()
+    with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
+        ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))  # no error, no habit models
+        assert all("habit" not in s.parts for s in ranked)
+        lib.record_decisions("p2", approve=["#table"])  # the next decision repairs them
+        assert tags(lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99)))[0] == "#familytime"
+    assert_sums_equal(good, stored_sums(folder))  # (p2 had kept #table already: same sums)
