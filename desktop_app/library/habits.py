@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,6 +41,7 @@ class PhotoFeatures:
 
     key: str = ""
     dim: int = 0
+    names: Sequence[str] = ()  # what each component (but the constant) means, e.g. "#child"
 
     def __call__(self, embedding: np.ndarray) -> np.ndarray | None:
         raise NotImplementedError
@@ -62,6 +63,7 @@ class DetectorFeatures(PhotoFeatures):
             digest.update(np.ascontiguousarray(a).tobytes())
         self.key = "detector-" + digest.hexdigest()[:16]
         self.dim = len(detector.tags) + 1
+        self.names = tuple("#" + "".join(words) for words in detector.tags)
 
     def __call__(self, embedding: np.ndarray) -> np.ndarray | None:
         p = self.detector.probabilities(embedding)
@@ -132,13 +134,12 @@ def delta(
 
 @dataclass
 class HabitModels:
-    """The fitted models of the most kept tags, ready to score photos: P(kept) = S (A^-1 phi)
-    with A = G + ridge R (R = I except the constant's coefficient, which is not shrunk)."""
+    """The fitted models of the most kept tags, ready to score photos: P(kept) = phi . w_t,
+    w_t = A^-1 b_t, A = G + ridge R (R = I except the constant's coefficient, not shrunk)."""
 
     tags: list[str]
     kept: dict[str, int]  # photos that kept each tag
-    sums: np.ndarray  # (tags, dim): the b_t
-    inverse: np.ndarray  # (dim, dim): A^-1
+    weights: np.ndarray  # (dim, tags): the w_t as columns
 
     @classmethod
     def fit(
@@ -147,17 +148,27 @@ class HabitModels:
     ) -> HabitModels:
         a = gram + ridge * np.eye(len(gram))
         a[-1, -1] = gram[-1, -1] + 1e-6
-        try:
-            inverse = np.linalg.inv(a)
-        except np.linalg.LinAlgError:  # no photo yet shows some feature: still well defined
-            inverse = np.linalg.pinv(a, hermitian=True)
         tags = list(sums)
-        matrix = np.stack([sums[t] for t in tags]) if tags else np.zeros((0, len(gram)))
-        return cls(tags, dict(kept), matrix, inverse)
+        b = np.stack([sums[t] for t in tags], axis=1) if tags else np.zeros((len(gram), 0))
+        try:
+            weights = np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:  # no photo yet shows some feature: still well defined
+            weights = np.linalg.pinv(a, hermitian=True) @ b
+        return cls(tags, dict(kept), weights)
 
     def predict(self, phi: np.ndarray) -> dict[str, float]:
         """P(kept) for each tag on the photo `phi`, clipped to [0, 1]."""
         if not self.tags:
             return {}
-        values = np.clip(self.sums @ (self.inverse @ phi), 0.0, 1.0)
+        values = np.clip(phi @ self.weights, 0.0, 1.0)
         return dict(zip(self.tags, values.tolist(), strict=True))
+
+    def cues(self, phi: np.ndarray, names: Sequence[str], least: float = 0.05) -> dict[str, str]:
+        """For each tag, the feature of this photo that raises P(kept) most, by its name ("#child"
+        for "#familytime"), when it raises it by at least `least`; for the reason shown."""
+        if not self.tags or len(names) != len(phi) - 1:
+            return {}
+        lift = phi[:-1, None] * self.weights[:-1]  # (features, tags)
+        best = lift.argmax(axis=0)
+        return {t: names[j] for t, j, v in zip(self.tags, best, lift.max(axis=0), strict=True)
+                if v >= least}

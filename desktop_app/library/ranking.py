@@ -139,6 +139,7 @@ class TagEvidence:
     ctx_count: int = 0
     habit: float | None = None  # P(kept | this photo) from the habit model; None: no model
     habit_kept: int = 0  # photos that kept it
+    habit_cue: str | None = None  # what in this photo raises it most ("#child"), for the reason
     merged_from: tuple[str, ...] = ()  # synonyms merged into this tag
     own_state: str | None = None  # the user's latest decision on *this* photo
 
@@ -426,7 +427,9 @@ def explain(ev: TagEvidence, parts: Mapping[str, float], demoted: bool, cfg: Ran
         return "suggested from the photo" + merged
     if key == "habit":
         if value > 0:
-            return (f"you use this on photos like this one ({ev.habit:.0%} likely; kept on "
+            like = f"with {ev.habit_cue}" if ev.habit_cue and ev.habit_cue != ev.tag else "like this one"
+            often = "often" if ev.habit >= 0.5 else "sometimes"
+            return (f"you {often} use this on photos {like} ({ev.habit:.0%} likely; kept on "
                     f"{_plural(ev.habit_kept, 'photo')})")
         return f"you seldom use this on photos like this one (kept on {_plural(ev.habit_kept, 'photo')})"
     if key == "neighbours":

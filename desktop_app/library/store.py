@@ -1065,8 +1065,9 @@ class TagLibrary:
             votes = self._neighbour_votes(conn, embedding, pid, canon)
         habit_p: dict[str, float] = {}
         habit_kept: dict[str, int] = {}
+        habit_cue: dict[str, str] = {}
         if embedding is not None:
-            habit_p, habit_kept = self._habit_predictions(conn, embedding, canon)
+            habit_p, habit_kept, habit_cue = self._habit_predictions(conn, embedding, canon)
 
         def addable(tag: str) -> bool:
             return tag not in merged and tag not in rules.blocked
@@ -1172,6 +1173,7 @@ class TagLibrary:
             if tag in habit_p:
                 ev.habit = habit_p[tag]
                 ev.habit_kept = habit_kept[tag]
+                ev.habit_cue = habit_cue.get(tag)
             if tag in cooc:
                 ev.cooc, ev.cooc_with, ev.cooc_count = cooc[tag]
             if tag in ctx:
@@ -1441,19 +1443,19 @@ class TagLibrary:
 
     def _habit_predictions(
         self, conn: sqlite3.Connection, embedding: np.ndarray, canon: Callable[[str], str]
-    ) -> tuple[dict[str, float], dict[str, int]]:
-        """P(kept) on this photo for the tags the user keeps most, and how many photos kept
-        each."""
+    ) -> tuple[dict[str, float], dict[str, int], dict[str, str]]:
+        """P(kept) on this photo for the tags the user keeps most, how many photos kept each,
+        and what in the photo calls for each ("#child")."""
         feats = self._features()
         if feats is None or self.config.habit_tags <= 0:
-            return {}, {}
+            return {}, {}, {}
         phi = feats(embedding)
         if phi is None:
-            return {}, {}
+            return {}, {}, {}
         models = self._habit_models(conn, feats, canon)
         if models is None:
-            return {}, {}
-        return models.predict(phi), models.kept
+            return {}, {}, {}
+        return models.predict(phi), models.kept, models.cues(phi, feats.names)
 
     # -- neighbours ------------------------------------------------------------------------
     def _refresh_index(self, conn: sqlite3.Connection, dim_in: int) -> NeighbourIndex:

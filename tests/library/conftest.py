@@ -73,6 +73,8 @@ class BlockFeatures(PhotoFeatures):
 
     key = "test-blocks"
     dim = 17
+    names = tuple({1: "#child", 3: "#beach", 5: "#kitchen", 7: "#dog"}.get(i, f"#thing{i}")
+                  for i in range(16))
 
     def __call__(self, emb):
         x = np.asarray(emb, dtype=np.float64).reshape(-1)

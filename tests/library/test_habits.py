@@ -39,7 +39,7 @@ def test_a_conditional_habit_follows_what_is_in_the_photo(habit_lib):
     assert tags(kid_in_kitchen)[0] == "#familytime"
     top = kid_in_kitchen[0]
     assert top.source == "library" and top.parts["habit"] > 1.0
-    assert top.reason.startswith("you use this on photos like this one")
+    assert top.reason.startswith("you often use this on photos with #child (")
     assert habit_lib.stats()["habit_tags"] == 3  # #familytime, #sand, #table
     empty_kitchen = habit_lib.rank(MODEL, embedding(KITCHEN, seed=98), limit=10)
     assert "#familytime" not in tags(empty_kitchen)[:5]
