@@ -163,6 +163,20 @@ class HabitModels:
         values = np.clip(phi @ self.weights, 0.0, 1.0)
         return dict(zip(self.tags, values.tolist(), strict=True))
 
+    def triggers(self, names: Sequence[str], most: int = 3, least: float = 0.15) -> dict[str, tuple[str, ...]]:
+        """For each tag, the features that raise P(kept) most when present (by at least `least`
+        each), e.g. "#familytime" -> ("#boy", "#child"): what the library has learned."""
+        if not self.tags or len(names) != len(self.weights) - 1:
+            return {}
+        w = self.weights[:-1]
+        out = {}
+        for col, tag in enumerate(self.tags):
+            order = np.argsort(-w[:, col])[:most]
+            found = tuple(names[j] for j in order if w[j, col] >= least and names[j] != tag)
+            if found:
+                out[tag] = found
+        return out
+
     def cues(self, phi: np.ndarray, names: Sequence[str], least: float = 0.05) -> dict[str, str]:
         """For each tag, the feature of this photo that raises P(kept) most, by its name ("#child"
         for "#familytime"), when it raises it by at least `least`; for the reason shown."""

@@ -89,6 +89,7 @@ class TagPreference:
     removals: int  # approved or added, then removed
     score: float  # Beta-smoothed, recency-decayed approval rate, 0..1 (0.5: no evidence)
     last_at: float  # time of the latest decision
+    when: tuple[str, ...] = ()  # what in a photo makes the user keep it (its habit model)
 
 
 @dataclass
@@ -1617,14 +1618,19 @@ class TagLibrary:
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+        feats = self._features()
         with self._read() as conn:
             rows = conn.execute(sql).fetchall()
+            canon = self._load_rules(conn).canon
+            models = self._habit_models(conn, feats, canon) if feats is not None else None
+        when = models.triggers(feats.names) if models is not None else {}
         out = []
         for tag, pos_w, neg_w, ref_at, approved, rejected, added, removed, last_at in rows:
             pos = ranking.decayed_value(pos_w, ref_at, now, cfg.half_life_days)
             neg = ranking.decayed_value(neg_w, ref_at, now, cfg.half_life_days)
             score = ranking.beta_preference(pos, neg, cfg.prior_approve, cfg.prior_reject)
-            out.append(TagPreference(tag, approved, rejected, added, removed, score, last_at))
+            out.append(TagPreference(tag, approved, rejected, added, removed, score, last_at,
+                                     when.get(canon(tag), ())))
         return out
 
     def known_tags(self, prefix: str, limit: int = 20) -> list[str]:

@@ -25,7 +25,17 @@ from PySide6.QtWidgets import (
 
 from ..errors import HashlensError
 
-PREF_COLUMNS = ("Hashtag", "Preference %", "Approved", "Rejected", "Added", "Removed")
+# (header, tooltip): short headers leave room for what the library learned
+PREF_COLUMNS = (
+    ("Hashtag", ""),
+    ("Liked %", "Recency-weighted share of photos where you kept this tag (50: no evidence)"),
+    ("✓", "Photos where you approved it"),
+    ("✕", "Photos where you rejected it"),
+    ("+", "Photos you added it to by hand"),
+    ("−", "Photos you removed it from after keeping it"),
+    ("On photos with", "What the tag detector sees in the photos you keep this tag on: "
+                       "learned from your decisions, it is why the tag is suggested where it is"),
+)
 
 
 def _num(value: int | float) -> QStandardItem:
@@ -75,7 +85,10 @@ class LibraryView(QWidget):
         self.error.hide()
 
         self.prefs = QStandardItemModel(0, len(PREF_COLUMNS), self)
-        self.prefs.setHorizontalHeaderLabels(list(PREF_COLUMNS))
+        for col, (title, tip) in enumerate(PREF_COLUMNS):
+            head = QStandardItem(title)
+            head.setToolTip(tip)
+            self.prefs.setHorizontalHeaderItem(col, head)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.prefs)
         self.proxy.setFilterKeyColumn(0)
@@ -88,7 +101,9 @@ class LibraryView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(PREF_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.filter = QLineEdit(placeholderText="Filter hashtags…")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
@@ -191,8 +206,12 @@ class LibraryView(QWidget):
             tag.setEditable(False)
             pct = _num(round(p.score * 100))
             pct.setToolTip("Recency-weighted share of photos where you kept this tag (50: no evidence)")
+            when = QStandardItem(", ".join(p.when))
+            when.setEditable(False)
+            when.setToolTip("What the tag detector sees in the photos you keep this tag on "
+                            "(learned from your decisions)")
             self.prefs.appendRow([tag, pct, _num(p.approvals), _num(p.rejections), _num(p.adds),
-                                  _num(p.removals)])
+                                  _num(p.removals), when])
         self.blocked.list.clear()
         self.blocked.list.addItems(list(rules.get("blocked", [])))
         self.always.list.clear()

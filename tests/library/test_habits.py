@@ -41,6 +41,9 @@ def test_a_conditional_habit_follows_what_is_in_the_photo(habit_lib):
     assert top.source == "library" and top.parts["habit"] > 1.0
     assert top.reason.startswith("you often use this on photos with #child (")
     assert habit_lib.stats()["habit_tags"] == 3  # #familytime, #sand, #table
+    prefs = {p.tag: p for p in habit_lib.tag_preferences()}
+    assert prefs["#familytime"].when == ("#child",)  # what the library learned, in words
+    assert prefs["#sand"].when[0] == "#beach"
     empty_kitchen = habit_lib.rank(MODEL, embedding(KITCHEN, seed=98), limit=10)
     assert "#familytime" not in tags(empty_kitchen)[:5]
 
