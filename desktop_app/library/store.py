@@ -1426,18 +1426,20 @@ class TagLibrary:
         if row is not None and row[0] == feats.key and row[1] >= cfg.habit_min_photos:
             gram = habits.from_blob(row[2], feats.dim, square=True)
             if gram is not None:
-                sums: dict[str, np.ndarray] = {}
-                kept: dict[str, int] = {}
-                for tag, n, blob in conn.execute(
+                rows = [r for r in conn.execute(
                     "SELECT tag, n, vec FROM habit_sums WHERE n >= ? ORDER BY n DESC LIMIT ?",
                     (cfg.habit_min_kept, cfg.habit_tags),
-                ):
-                    vec = habits.from_blob(blob, feats.dim)
-                    if vec is None:
-                        continue
-                    tag = canon(tag)
-                    sums[tag] = sums[tag] + vec if tag in sums else vec
-                    kept[tag] = kept.get(tag, 0) + n
+                ) if isinstance(r[2], bytes) and len(r[2]) == 8 * feats.dim]
+                vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f8").reshape(
+                    len(rows), feats.dim)
+                good = np.isfinite(vecs).all(axis=1)
+                sums: dict[str, np.ndarray] = {}
+                kept: dict[str, int] = {}
+                for (tag, n, _), vec, ok in zip(rows, vecs, good, strict=True):
+                    if ok:
+                        tag = canon(tag)
+                        sums[tag] = sums[tag] + vec if tag in sums else vec
+                        kept[tag] = kept.get(tag, 0) + n
                 models = habits.HabitModels.fit(gram, sums, kept, cfg.habit_ridge)
         self._habit_cache = (key, models)
         return models
