@@ -50,6 +50,7 @@ class PhotoItem:
     edited: bool = False  # the user rewrote the model's caption
     decisions: dict[str, str] = field(default_factory=dict)  # tag -> state, from the library
     order: list[str] = field(default_factory=list)  # the user's chip order
+    ranked_at: int = 0  # how many decisions the library had learned when its tags were ranked
 
     @property
     def name(self) -> str:

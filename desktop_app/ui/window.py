@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self.job: TaggingJob | None = None
         self._held: set[Path] = set()  # queued photos of a cancelled job: wait for "Resume"
         self._display: OrderedDict[Path, object] = OrderedDict()  # small LRU of display images
+        self._learned = 0  # decisions recorded in this window: photos ranked before are stale
         self.model_state = "idle"  # idle | loading | ready | failed
         self.model_error: str | None = None
 
@@ -444,6 +445,7 @@ class MainWindow(QMainWindow):
             it.edited = False
             it.decisions = self._decisions(res.content_hash)
             it.status = Status.APPROVED if it.kept() else Status.READY
+            it.ranked_at = self._learned
         else:
             it.status, it.error = Status.ERROR, res.error
         self.model.changed(row)
@@ -530,6 +532,8 @@ class MainWindow(QMainWindow):
         it = self.model.item(row)
         cached = self._display.get(it.path) if it else None
         self.detail.show_item(it, cached)
+        if it is not None:
+            self._rerank_if_learned(it)
         if it is None or cached is not None:
             return
 
@@ -583,6 +587,29 @@ class MainWindow(QMainWindow):
             self.show_error(f"Cannot read the tag library: {exc}", "warning")
             return {}
 
+    def _rerank_if_learned(self, it: PhotoItem) -> None:
+        """Learning is online: a photo ranked before the user's latest decisions (e.g. the rest
+        of a batch dropped at once) is ranked again, in the background, when it is shown. Not
+        once the user has decided on it or reordered its chips: their order is theirs."""
+        res = it.result
+        if (res is None or not res.ok or res.caption is None or it.ranked_at >= self._learned
+                or it.decisions or it.order or self.pipeline.library is None):
+            return
+        learned = self._learned
+
+        def done(tags, it=it, res=res):
+            it.ranked_at = learned
+            if it.result is not res or it.decisions or it.order:
+                return  # changed meanwhile (re-tagged, edited, decided on)
+            if [h.tag for h in tags] == [h.tag for h in res.hashtags]:
+                return
+            it.result = replace(res, hashtags=list(tags))
+            if it is self.detail.item:
+                self.detail.show_item(it)
+
+        self.runner.run_task(lambda: self.pipeline.suggest(res), done,
+                             lambda exc: log.warning("re-ranking %s failed: %s", it.path, exc))
+
     def _record(self, it: PhotoItem, **decisions) -> bool:
         lib = self.pipeline.library
         if lib is None:
@@ -594,6 +621,8 @@ class MainWindow(QMainWindow):
         except HashlensError as exc:
             self.show_error(f"<b>Could not save the decision:</b> {exc}", "warning")
             return False
+        self._learned += 1
+        it.ranked_at = self._learned  # its own chips keep the order the user is working in
         it.decisions = self._decisions(it.result.content_hash)
         it.status = Status.APPROVED if it.kept() else Status.READY
         self.model.changed(self.model.row_of(it.path))
@@ -644,9 +673,10 @@ class MainWindow(QMainWindow):
         it.caption = res.caption.caption
         it.edited = True
 
-        def done(tags, it=it, res=res):
+        def done(tags, it=it, res=res, learned=self._learned):
             res.hashtags = list(tags)
             it.result = res
+            it.ranked_at = learned
             if it is self.detail.item:
                 self.detail.show_item(it)
 

@@ -78,6 +78,19 @@ def test_approve_and_reject_reach_the_library(window, photos, library):
     assert it.status == Status.READY
 
 
+def test_a_rejection_reaches_the_next_photo_of_the_batch_at_once(window, photos, library):
+    first = ready_window(window, photos)
+    second_row = window.model.row_of(photos[1])
+    assert window.model.items[second_row].result.hashtags[0].tag == "#teddybear"  # ranked already
+    window.decide("#teddybear", "reject")
+    window.grid.select_row(second_row)  # the photo was ranked before the rejection: again now
+    chips = window.detail.chips.tags()
+    assert chips[0] != "#teddybear" and chips[-1] == "#teddybear"
+    window.grid.select_row(window.model.row_of(first.path))  # the decided photo keeps its order
+    assert window.detail.chips.tags()[0] == "#teddybear"
+    assert window.detail.chips.state_of("#teddybear") == "rejected"
+
+
 def test_keyboard_a_and_r_act_on_the_focused_tag(window, qtbot, photos, library):
     it = ready_window(window, photos)
     chips = window.detail.chips
