@@ -21,6 +21,7 @@ after its first result and checks that the rest stay queued and resume.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import re
 import shutil
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
             f"{[toks[i] for i in sorted(d.unsure())]}")
         chips = d.chips.chips
         for r in range(min(3, chips.rowCount())):  # what hovering the first chips would say
-            tip = re.sub(r"<[^>]+>", " ", str(chips.item(r).toolTip())).replace("&#x27;", "'")
+            tip = html.unescape(re.sub(r"<[^>]+>", " ", str(chips.item(r).toolTip())))
             say(f"  chip {r + 1}: {' '.join(tip.split())}")
 
     docs = [Path(args.docs)] if args.docs else []

@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .errors import HashlensError
-from .results import LOW_CONFIDENCE
+from .results import LOW_CONFIDENCE, MAX_HASHTAGS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per photo per line on stdout")
-    p.add_argument("--top", type=int, default=10, metavar="K", help="hashtags per photo (default 10, max 30)")
+    p.add_argument("--top", type=int, default=10, metavar="K", help=f"hashtags per photo (default 10, max {MAX_HASHTAGS})")
     p.add_argument("--beam", type=int, default=3, metavar="N", help="beam width (1 = greedy; default 3)")
     p.add_argument("--model", metavar="BUNDLE", help="a model bundle folder (default: the shipped model)")
     p.add_argument("--style", choices=["joined", "underscored"], default="joined",
@@ -167,7 +167,6 @@ def _print_human(res, top: int) -> None:
 
 
 def cmd_tag(args) -> int:
-    from .export.instagram import MAX_HASHTAGS
     from .pipeline import Pipeline, TagOptions
 
     if not 1 <= args.top <= MAX_HASHTAGS:

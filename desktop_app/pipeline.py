@@ -19,7 +19,7 @@ import numpy as np
 from .errors import HashlensError, ImageLoadError, LibraryError
 from .fingerprint import bytes_hash, content_hash
 from .imaging import iter_image_files, load_for_model
-from .results import PhotoResult
+from .results import MAX_HASHTAGS, PhotoResult
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class TagOptions:
     beam: int = 3
-    top_k: int = 30  # at most 30 hashtags per Instagram post
+    top_k: int = MAX_HASHTAGS  # per Instagram post
     style: str = "joined"  # "joined" (#teddybear) or "underscored" (#teddy_bear)
     batch_size: int = 16
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LOW_CONFIDENCE, UNSURE_WORD = 0.05, 0.2  # below these, a caption / a word is a guess
+MAX_HASHTAGS = 30  # Instagram refuses a post with more than 30 hashtags
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-MAX_HASHTAGS = 30  # Instagram refuses a post with more than 30 hashtags
+from ..results import MAX_HASHTAGS
+
 KEEP_STATES = frozenset({"approved", "added"})
 
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ..export.instagram import MAX_HASHTAGS
 from ..paths import resources_dir
+from ..results import MAX_HASHTAGS
 
 MAX_TAGS_PER_POST = MAX_HASHTAGS  # never suggest more than a post may carry
 # Longer phrases make tags nobody searches for (#snowboarderskieruniformedbicyclist); their

@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..export.instagram import MAX_HASHTAGS
 from ..imaging import make_thumbnail
-from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
+from ..results import LOW_CONFIDENCE, MAX_HASHTAGS, UNSURE_WORD, CaptionResult
 from .chips import ChipView, TagEntry
 from .grid import PhotoItem
 from .overlay import attention_overlay, combine_rows, focus, to_qimage

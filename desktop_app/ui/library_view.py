@@ -205,11 +205,8 @@ class LibraryView(QWidget):
             tag = QStandardItem(p.tag)
             tag.setEditable(False)
             pct = _num(round(p.score * 100))
-            pct.setToolTip("Recency-weighted share of photos where you kept this tag (50: no evidence)")
             when = QStandardItem(", ".join(p.when))
             when.setEditable(False)
-            when.setToolTip("What the tag detector sees in the photos you keep this tag on "
-                            "(learned from your decisions)")
             self.prefs.appendRow([tag, pct, _num(p.approvals), _num(p.rejections), _num(p.adds),
                                   _num(p.removals), when])
         self.blocked.list.clear()

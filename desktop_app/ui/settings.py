@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..export.instagram import MAX_HASHTAGS
+from ..results import MAX_HASHTAGS
 
 STYLES = ("joined", "underscored")
 THEMES = ("system", "light", "dark")
@@ -30,7 +30,7 @@ THEMES = ("system", "light", "dark")
 @dataclass
 class AppSettings:
     style: str = "joined"  # #teddybear or #teddy_bear
-    top_k: int = MAX_HASHTAGS  # hashtags suggested per photo (Instagram allows 30)
+    top_k: int = MAX_HASHTAGS  # hashtags suggested per photo
     beam: int = 3  # beam width; 1 = greedy
     watched_folders: list[str] = field(default_factory=list)
     library_dir: str = ""  # "" = the default ($HASHLENS_HOME or the platform data dir)

@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 
 from ..errors import HashlensError
 from ..export.csv_txt import ExportRow, to_csv, to_txt
-from ..export.instagram import KEEP_STATES, MAX_HASHTAGS, instagram_text
+from ..export.instagram import KEEP_STATES, instagram_text
 from ..export.xmp import write_sidecar
 from ..imaging import IMAGE_SUFFIXES, iter_image_files
 from ..pipeline import Pipeline
+from ..results import MAX_HASHTAGS
 from .detail import DetailPanel, edited_caption, load_display_image
 from .grid import PhotoGrid, PhotoGridModel, PhotoItem, Status
 from .library_view import LibraryView
@@ -292,8 +293,6 @@ class MainWindow(QMainWindow):
         # The library page fills itself when shown (show_page): no queries for a hidden page.
         if self.pages.currentIndex() == PAGE_LIBRARY:
             self.library_view.set_library(lib)
-        else:
-            self.library_view.library = lib
         if lib is None and self.pipeline.library_warning:
             self.show_error(f"<b>The tag library is unavailable</b>, so suggestions are not "
                             f"personalised and decisions are not saved: {self.pipeline.library_warning}",
@@ -431,6 +430,9 @@ class MainWindow(QMainWindow):
         for p in paths:
             row = self.model.row_of(p)
             if row >= 0 and self.model.items[row].status == Status.QUEUED:
+                # Ranked from now on: a decision made while its batch is tagged may be missed
+                # (and the photo ranked again when shown), one made before it cannot.
+                self.model.items[row].ranked_at = self._learned
                 self._set_status(p, Status.TAGGING)
 
     def _on_result(self, res) -> None:
@@ -445,7 +447,6 @@ class MainWindow(QMainWindow):
             it.edited = False
             it.decisions = self._decisions(res.content_hash)
             it.status = Status.APPROVED if it.kept() else Status.READY
-            it.ranked_at = self._learned
         else:
             it.status, it.error = Status.ERROR, res.error
         self.model.changed(row)
@@ -595,10 +596,9 @@ class MainWindow(QMainWindow):
         if (res is None or not res.ok or res.caption is None or it.ranked_at >= self._learned
                 or it.decisions or it.order or self.pipeline.library is None):
             return
-        learned = self._learned
+        it.ranked_at = self._learned  # (asked once, however often the photo is clicked)
 
         def done(tags, it=it, res=res):
-            it.ranked_at = learned
             if it.result is not res or it.decisions or it.order:
                 return  # changed meanwhile (re-tagged, edited, decided on)
             if [h.tag for h in tags] == [h.tag for h in res.hashtags]:
@@ -608,7 +608,8 @@ class MainWindow(QMainWindow):
                 self.detail.show_item(it)
 
         self.runner.run_task(lambda: self.pipeline.suggest(res), done,
-                             lambda exc: log.warning("re-ranking %s failed: %s", it.path, exc))
+                             lambda exc: log.warning("re-ranking %s failed: %s", it.path, exc),
+                             priority=10)  # ahead of a big batch's thumbnails, like the photo
 
     def _record(self, it: PhotoItem, **decisions) -> bool:
         lib = self.pipeline.library
@@ -622,7 +623,6 @@ class MainWindow(QMainWindow):
             self.show_error(f"<b>Could not save the decision:</b> {exc}", "warning")
             return False
         self._learned += 1
-        it.ranked_at = self._learned  # its own chips keep the order the user is working in
         it.decisions = self._decisions(it.result.content_hash)
         it.status = Status.APPROVED if it.kept() else Status.READY
         self.model.changed(self.model.row_of(it.path))
