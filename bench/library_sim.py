@@ -182,7 +182,7 @@ def caption_result(text: str, embedding: np.ndarray | None = None) -> CaptionRes
     )
 
 
-def suggest_fn(detector: bool = False) -> Callable[[CaptionResult], list[HashtagSuggestion]]:
+def suggest_fn(detector: bool) -> Callable[[CaptionResult], list[HashtagSuggestion]]:
     """The app's tagger; with `detector`, its tag detector reads the (real) embedding too."""
     from desktop_app.tagging import suggest_hashtags
 
@@ -266,7 +266,8 @@ def simulate(
     show: int = 8,
     folder: Path | None = None,
     config: RankingConfig | None = None,
-    habit_features: PhotoFeatures | None | str = "default",
+    *,
+    habit_features: PhotoFeatures | None | str,
 ) -> list[PhotoLog]:
     clock = [1_700_000_000.0]
     logs: list[PhotoLog] = []

@@ -96,10 +96,10 @@ def from_blob(blob: bytes, dim: int, square: bool = False) -> np.ndarray | None:
     want = dim * dim if square else dim
     if not isinstance(blob, bytes) or len(blob) != 8 * want:
         return None
-    a = np.frombuffer(blob, dtype="<f8")
+    a = np.frombuffer(blob, dtype="<f8")  # read-only: callers make new arrays from it
     if not np.isfinite(a).all():
         return None
-    return a.reshape(dim, dim) if square else a.copy()
+    return a.reshape(dim, dim) if square else a
 
 
 @dataclass
@@ -108,6 +108,11 @@ class PhotoPart:
 
     phi: np.ndarray
     kept: frozenset[str]
+
+
+def part(phi: np.ndarray | None, kept: frozenset[str] | None) -> PhotoPart | None:
+    """A reviewed photo's part (None without features or when not reviewed)."""
+    return None if phi is None or kept is None else PhotoPart(phi, kept)
 
 
 def delta(

@@ -378,16 +378,17 @@ def score_tag(
     """
     w = default_weights(cfg) if weights is None else weights
     x = features(ev, cfg)
-    habit = 0.0  # the habit model's share of the "model" term (for the parts and the reason)
+    # The habit model's share of the "model" term, shown as a part of its own (and the reason).
+    habit = None
     if ev.model is None and ev.habit is not None:
         habit = w["model"] * (x["model"] - logit(cfg.model_floor))
     parts = {
-        "model": w["model"] * x["model"] - habit + w["library"] * x["library"] + w["bias"],
+        "model": w["model"] * x["model"] - (habit or 0.0) + w["library"] * x["library"] + w["bias"],
         "approval": w["approval"] * x["approval"],
         "neighbours": w["neighbours"] * x["neighbours"],
         "cooccurrence": w["cooccurrence"] * x["cooccurrence"] + w["context"] * x["context"],
     }
-    if ev.model is None and ev.habit is not None:
+    if habit is not None:
         parts["habit"] = habit
     z = sum(parts.values())
     demoted = is_demoted(ev, cfg)

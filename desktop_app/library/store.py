@@ -250,7 +250,7 @@ class TagLibrary:
         self._index_centred_n = 0  # index size when its centre was computed
         self._mu_full: np.ndarray | None = None  # mean embedding (a sample), for exact cosines
         self._recent: OrderedDict[str, list[HashtagSuggestion]] = OrderedDict()
-        self._writes = 0  # bumped around every write: with PRAGMA data_version, a cache key
+        self._habit_version = 0  # bumped when this connection changes the habit sums
         self._habit_cache: tuple[tuple, habits.HabitModels | None] | None = None
         self._habits_checked = False  # built for the current features (see _ensure_habits)
 
@@ -417,8 +417,6 @@ class TagLibrary:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            finally:  # after the write, so caches made before it (and in it, before its
-                self._writes += 1  # changes: _learn's) are stale from now on
 
     @contextmanager
     def _read(self, action: str = "read") -> Iterator[sqlite3.Connection]:
@@ -538,11 +536,9 @@ class TagLibrary:
                     (path, file_size, mtime, width or None, height or None, now, pid),
                 )
             self._see_path(conn, pid, path, now)
-            habit_before = self._habit_part(conn, pid) if enc is not None else None
             if enc is not None:
-                has_decisions = conn.execute(
-                    "SELECT 1 FROM photo_tags WHERE photo_id = ? LIMIT 1", (pid,)
-                ).fetchone()
+                kept = self._kept_tags(conn, pid)  # None: no decisions yet
+                phi_before = None if kept is None else self._phi(self._stored_embedding(conn, pid))
                 conn.execute(
                     "UPDATE photos SET embedding = ?, emb_dtype = ?, emb_dim = ?, emb_proj = ?, "
                     "emb_model = ?, decided_seq = ? WHERE id = ?",
@@ -552,11 +548,14 @@ class TagLibrary:
                         enc[2],
                         proj.astype("<f2").tobytes(),
                         model_version,
-                        self._next_seq(conn) if has_decisions else None,
+                        self._next_seq(conn) if kept is not None else None,
                         pid,
                     ),
                 )
-                self._habit_apply(conn, [(habit_before, self._habit_part(conn, pid))])
+                if kept is not None:  # the sums move to the new embedding (as stored: float16)
+                    phi_after = self._phi(_decode_embedding(enc[0], enc[1]))
+                    self._habit_apply(conn, [(habits.part(phi_before, kept),
+                                              habits.part(phi_after, kept))])
             if cap is not None:
                 conn.execute(
                     "INSERT INTO captions(photo_id, model_version, caption, tokens, log_prob, "
@@ -644,12 +643,14 @@ class TagLibrary:
 
     def embedding(self, content_hash: str) -> np.ndarray | None:
         with self._read() as conn:
-            row = conn.execute(
-                "SELECT embedding, emb_dtype FROM photos WHERE content_hash = ?", (content_hash,)
-            ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return _decode_embedding(row[0], row[1])
+            pid = self._photo_id(conn, content_hash)
+            return None if pid is None else self._stored_embedding(conn, pid)
+
+    def _stored_embedding(self, conn: sqlite3.Connection, pid: int) -> np.ndarray | None:
+        row = conn.execute(
+            "SELECT embedding, emb_dtype FROM photos WHERE id = ?", (pid,)
+        ).fetchone()
+        return None if row is None or row[0] is None else _decode_embedding(row[0], row[1])
 
     # -- decisions -------------------------------------------------------------------------
     def record_decisions(
@@ -686,14 +687,15 @@ class TagLibrary:
         when = self.clock() if at is None else float(at)
         with self._write("record decisions") as conn:
             pid = self._ensure_photo(conn, content_hash, str(path) if path else None)
+            emb = self._stored_embedding(conn, pid)
             if self.config.learn:
-                self._learn(conn, pid, ops)
-            self._context(conn, pid, -1)
-            habit_before = self._habit_part(conn, pid)
+                self._learn(conn, pid, ops, emb)
+            kept_before = self._context(conn, pid, -1)
             for tag, state in ops.items():
                 self._apply_decision(conn, pid, tag, state, when, live=True)
-            self._habit_apply(conn, [(habit_before, self._habit_part(conn, pid))])
-            self._context(conn, pid, +1)
+            kept_after = self._context(conn, pid, +1)
+            phi = self._phi(emb)
+            self._habit_apply(conn, [(habits.part(phi, kept_before), habits.part(phi, kept_after))])
             self._mark_decided(conn, pid)
 
     def _suggested(self, conn: sqlite3.Connection, pid: int) -> list[str]:
@@ -708,28 +710,27 @@ class TagLibrary:
             )
         ]
 
-    def _context(self, conn: sqlite3.Connection, pid: int, sign: int) -> None:
-        """Add (+1) or take out (-1) a reviewed photo's counts in suggest_seen/suggest_pairs.
+    def _kept_tags(self, conn: sqlite3.Connection, pid: int) -> frozenset[str] | None:
+        """The tags kept on a photo now; None if it has no decisions at all (not reviewed)."""
+        rows = conn.execute("SELECT tag, state FROM photo_tags WHERE photo_id = ?", (pid,)).fetchall()
+        return None if not rows else frozenset(t for t, st in rows if st in POSITIVE_STATES)
+
+    def _context(self, conn: sqlite3.Connection, pid: int, sign: int) -> frozenset[str] | None:
+        """Add (+1) or take out (-1) a reviewed photo's counts in suggest_seen/suggest_pairs;
+        returns its kept tags (`_kept_tags`), which the habit sums need too.
 
         Callers take the photo out before changing its suggestions or decisions and put it back
         after, so the counts always match the current state.
         """
-        kept = []
-        decided = False
-        for tag, state in conn.execute(
-            "SELECT tag, state FROM photo_tags WHERE photo_id = ?", (pid,)
-        ):
-            decided = True
-            if state in POSITIVE_STATES:
-                kept.append(tag)
-        if not decided:
-            return
+        kept = self._kept_tags(conn, pid)
+        if kept is None:
+            return None
         suggested = self._suggested(conn, pid)
-        if not suggested:
-            return
-        _bump(conn, "suggest_seen", ("s",), [(s,) for s in suggested], sign)
-        _bump(conn, "suggest_pairs", ("s", "t"),
-              [(s, t) for s in suggested for t in kept if s != t], sign)
+        if suggested:
+            _bump(conn, "suggest_seen", ("s",), [(s,) for s in suggested], sign)
+            _bump(conn, "suggest_pairs", ("s", "t"),
+                  [(s, t) for s in suggested for t in kept if s != t], sign)
+        return kept
 
     def _mark_decided(self, conn: sqlite3.Connection, pid: int) -> None:
         """Put a photo with decisions (and an embedding) into the neighbour index."""
@@ -1068,7 +1069,7 @@ class TagLibrary:
         habit_kept: dict[str, int] = {}
         habit_cue: dict[str, str] = {}
         if embedding is not None:
-            habit_p, habit_kept, habit_cue = self._habit_predictions(conn, embedding, canon)
+            habit_p, habit_kept, habit_cue = self._habit_predictions(conn, embedding, rules)
 
         def addable(tag: str) -> bool:
             return tag not in merged and tag not in rules.blocked
@@ -1182,17 +1183,15 @@ class TagLibrary:
             evidence.append(ev)
         return merged, evidence, order
 
-    def _learn(self, conn: sqlite3.Connection, pid: int, ops: dict[str, str]) -> None:
+    def _learn(
+        self, conn: sqlite3.Connection, pid: int, ops: dict[str, str], emb: np.ndarray | None
+    ) -> None:
         """Update the weights of the parts with this photo's new decisions (before they count).
 
         The photo's evidence is rebuilt as `rank` saw it: its stored suggestions (latest run),
         its embedding, the decisions made on it before these. Kept = 1, rejected = 0. Only tags
         the ranker could have offered teach it (the model's, or ones with library evidence).
         """
-        row = conn.execute(
-            "SELECT embedding, emb_dtype FROM photos WHERE id = ?", (pid,)
-        ).fetchone()
-        emb = _decode_embedding(row[0], row[1]) if row and row[0] is not None else None
         cands = [
             HashtagSuggestion(tag=t, score=sc, source=src)
             for t, sc, src in conn.execute(
@@ -1292,25 +1291,18 @@ class TagLibrary:
             if row is None or row[0] != feats.key:  # (unless another process just did)
                 self._rebuild_habits(conn)
 
-    def _habit_part(self, conn: sqlite3.Connection, pid: int) -> habits.PhotoPart | None:
-        """The photo's terms in the habit sums now: None unless reviewed and with features."""
+    def _phi(self, embedding: np.ndarray | None) -> np.ndarray | None:
+        """What the habit models see of a photo (None: no features, or no embedding)."""
         feats = self._features()
-        if feats is None:
+        return None if feats is None or embedding is None else feats(embedding)
+
+    def _habit_part(
+        self, conn: sqlite3.Connection, pid: int, kept: frozenset[str] | None
+    ) -> habits.PhotoPart | None:
+        """The photo's terms in the habit sums, given its kept tags (None: not reviewed)."""
+        if kept is None:
             return None
-        rows = conn.execute(
-            "SELECT tag, state FROM photo_tags WHERE photo_id = ?", (pid,)
-        ).fetchall()
-        if not rows:
-            return None
-        row = conn.execute(
-            "SELECT embedding, emb_dtype FROM photos WHERE id = ?", (pid,)
-        ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        phi = feats(_decode_embedding(row[0], row[1]))
-        if phi is None:
-            return None
-        return habits.PhotoPart(phi, frozenset(t for t, st in rows if st in POSITIVE_STATES))
+        return habits.part(self._phi(self._stored_embedding(conn, pid)), kept)
 
     def _habit_apply(
         self,
@@ -1323,6 +1315,7 @@ class TagLibrary:
         changes = [(b, a) for b, a in changes if b is not None or a is not None]
         if feats is None or not changes:
             return
+        self._habit_version += 1
         row = conn.execute("SELECT key, gram FROM habit_gram").fetchone()
         gram = None if row is None or row[0] != feats.key else habits.from_blob(
             row[1], feats.dim, square=True)
@@ -1364,6 +1357,7 @@ class TagLibrary:
 
     def _rebuild_habits(self, conn: sqlite3.Connection) -> None:
         """Recompute the habit sums from the stored embeddings and decisions (in chunks)."""
+        self._habit_version += 1
         conn.execute("DELETE FROM habit_gram")
         conn.execute("DELETE FROM habit_sums")
         feats = self._features()
@@ -1413,12 +1407,13 @@ class TagLibrary:
         )
 
     def _habit_models(
-        self, conn: sqlite3.Connection, feats: habits.PhotoFeatures, canon: Callable[[str], str]
+        self, conn: sqlite3.Connection, feats: habits.PhotoFeatures, rules: _Rules
     ) -> habits.HabitModels | None:
         """The habit models of the most kept tags (canonical tags), fitted once per change of
-        the library: reading and fitting them costs ~10 ms at 100k photos, a cached one 0.1 ms."""
+        the sums (here or by another process) or of the synonyms: ~8 ms at 100k photos."""
         cfg = self.config
-        key = (conn.execute("PRAGMA data_version").fetchone()[0], self._writes, feats.key)
+        key = (conn.execute("PRAGMA data_version").fetchone()[0], self._habit_version, feats.key,
+               tuple(sorted(rules.synonyms.items())))
         if self._habit_cache is not None and self._habit_cache[0] == key:
             return self._habit_cache[1]
         models = None
@@ -1426,26 +1421,22 @@ class TagLibrary:
         if row is not None and row[0] == feats.key and row[1] >= cfg.habit_min_photos:
             gram = habits.from_blob(row[2], feats.dim, square=True)
             if gram is not None:
-                rows = [r for r in conn.execute(
-                    "SELECT tag, n, vec FROM habit_sums WHERE n >= ? ORDER BY n DESC LIMIT ?",
-                    (cfg.habit_min_kept, cfg.habit_tags),
-                ) if isinstance(r[2], bytes) and len(r[2]) == 8 * feats.dim]
-                vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f8").reshape(
-                    len(rows), feats.dim)
-                good = np.isfinite(vecs).all(axis=1)
                 sums: dict[str, np.ndarray] = {}
                 kept: dict[str, int] = {}
-                for (tag, n, _), vec, ok in zip(rows, vecs, good, strict=True):
-                    if ok:
-                        tag = canon(tag)
+                for tag, n, blob in conn.execute(
+                    "SELECT tag, n, vec FROM habit_sums WHERE n >= ? ORDER BY n DESC LIMIT ?",
+                    (cfg.habit_min_kept, cfg.habit_tags),
+                ):
+                    vec = habits.from_blob(blob, feats.dim)
+                    if vec is not None:
+                        tag = rules.canon(tag)
                         sums[tag] = sums[tag] + vec if tag in sums else vec
                         kept[tag] = kept.get(tag, 0) + n
                 models = habits.HabitModels.fit(gram, sums, kept, cfg.habit_ridge)
         self._habit_cache = (key, models)
         return models
 
-    def _habit_predictions(
-        self, conn: sqlite3.Connection, embedding: np.ndarray, canon: Callable[[str], str]
+    def _habit_predictions(self, conn: sqlite3.Connection, embedding: np.ndarray, rules: _Rules
     ) -> tuple[dict[str, float], dict[str, int], dict[str, str]]:
         """P(kept) on this photo for the tags the user keeps most, how many photos kept each,
         and what in the photo calls for each ("#child")."""
@@ -1455,7 +1446,7 @@ class TagLibrary:
         phi = feats(embedding)
         if phi is None:
             return {}, {}, {}
-        models = self._habit_models(conn, feats, canon)
+        models = self._habit_models(conn, feats, rules)
         if models is None:
             return {}, {}, {}
         return models.predict(phi), models.kept, models.cues(phi, feats.names)
@@ -1623,8 +1614,9 @@ class TagLibrary:
         feats = self._features()
         with self._read() as conn:
             rows = conn.execute(sql).fetchall()
-            canon = self._load_rules(conn).canon
-            models = self._habit_models(conn, feats, canon) if feats is not None else None
+            rules = self._load_rules(conn)
+            canon = rules.canon
+            models = self._habit_models(conn, feats, rules) if feats is not None else None
         when = models.triggers(feats.names) if models is not None else {}
         out = []
         for tag, pos_w, neg_w, ref_at, approved, rejected, added, removed, last_at in rows:
@@ -1681,7 +1673,7 @@ class TagLibrary:
                 "blocked": rules.get("block", 0),
                 "synonyms": rules.get("synonym", 0),
                 "always": rules.get("always", 0),
-                # tags whose habit models speak ("#familytime when a child is in the photo")
+                # tags kept on at least habit_min_kept photos: the ones that get a habit model
                 "habit_tags": conn.execute(
                     "SELECT count(*) FROM habit_sums WHERE n >= ?", (self.config.habit_min_kept,)
                 ).fetchone()[0],
@@ -1988,7 +1980,7 @@ class TagLibrary:
             )
             report["photos_merged"] += 1
             self._context(conn, pid, -1)  # put back below, with the merged suggestions
-        habit_before = self._habit_part(conn, pid)
+        before = self._habit_part(conn, pid, self._kept_tags(conn, pid))
         for p in photo.get("paths", []):
             conn.execute(
                 "INSERT INTO photo_paths(photo_id, path, first_seen, last_seen) VALUES (?, ?, ?, ?) "
@@ -2047,8 +2039,7 @@ class TagLibrary:
                 report["decisions_added"] += 1
             else:
                 report["decisions_skipped"] += 1
-        changes.append((habit_before, self._habit_part(conn, pid)))
-        self._context(conn, pid, +1)
+        changes.append((before, self._habit_part(conn, pid, self._context(conn, pid, +1))))
         self._mark_decided(conn, pid)
 
 __all__ = ["DB_NAME", "PhotoRecord", "RankingConfig", "TagLibrary", "TagPreference"]

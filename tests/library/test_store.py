@@ -88,24 +88,23 @@ def test_removed_after_approval_counts_against(lib):
 
 
 def test_neighbour_tags_appear_on_a_similar_photo(tmp_path, clock):
-    lib = TagLibrary.open(tmp_path / "nb", clock=clock, habit_features=None)  # votes alone
-    for i in range(12):  # dog-like photos: the user adds #dogsofinstagram
-        h = f"dog{i}"
-        lib.record_result(result(h, MODEL, embedding(1, seed=i)), 1.0, 10, "m")
-        lib.record_decisions(h, approve=["#dog", "#ball"], add=["#dogsofinstagram"])
-    for i in range(12):  # other photos
-        h = f"cat{i}"
-        lib.record_result(result(h, cands(("#cat", 0.9)), embedding(5, seed=i)), 1.0, 10, "m")
-        lib.record_decisions(h, approve=["#cat"])
-    ranked = lib.rank(MODEL, embedding(1, seed=42), limit=5)
-    dogs = next(s for s in ranked if s.tag == "#dogsofinstagram")
-    assert dogs.source == "library"
-    assert dogs.parts["neighbours"] > 1.0
-    assert dogs.reason.startswith("you used this on 12 ")  # similar photos, or with #dog
-    far = lib.rank(cands(("#cat", 0.9), ("#sofa", 0.5), ("#pillow", 0.4), ("#window", 0.3),
-                         ("#blanket", 0.2)), embedding(5, seed=42))
-    assert "#dogsofinstagram" not in tags(far)[:5]
-    lib.close()
+    with TagLibrary.open(tmp_path / "nb", clock=clock, habit_features=None) as lib:  # votes alone
+        for i in range(12):  # dog-like photos: the user adds #dogsofinstagram
+            h = f"dog{i}"
+            lib.record_result(result(h, MODEL, embedding(1, seed=i)), 1.0, 10, "m")
+            lib.record_decisions(h, approve=["#dog", "#ball"], add=["#dogsofinstagram"])
+        for i in range(12):  # other photos
+            h = f"cat{i}"
+            lib.record_result(result(h, cands(("#cat", 0.9)), embedding(5, seed=i)), 1.0, 10, "m")
+            lib.record_decisions(h, approve=["#cat"])
+        ranked = lib.rank(MODEL, embedding(1, seed=42), limit=5)
+        dogs = next(s for s in ranked if s.tag == "#dogsofinstagram")
+        assert dogs.source == "library"
+        assert dogs.parts["neighbours"] > 1.0
+        assert dogs.reason.startswith("you used this on 12 ")  # similar photos, or with #dog
+        far = lib.rank(cands(("#cat", 0.9), ("#sofa", 0.5), ("#pillow", 0.4), ("#window", 0.3),
+                             ("#blanket", 0.2)), embedding(5, seed=42))
+        assert "#dogsofinstagram" not in tags(far)[:5]
 
 
 def test_moved_photo_keeps_its_history(lib):
