@@ -17,27 +17,13 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-class _LazyEncoder:
-    """Built on first use: with the feature cache complete, TensorFlow never loads."""
-
-    def __init__(self):
-        self._encoder = None
-
-    def encode(self, images):
-        if self._encoder is None:
-            from desktop_app.captioning.encoder import build_encoder
-            from desktop_app.captioning.inference import ImageEncoder
-
-            self._encoder = ImageEncoder(build_encoder())
-        return self._encoder.encode(images)
 
 
 def pooled_features(ds, ids: list[str], cache: Path, encoder, enc_tag: str) -> np.ndarray:
@@ -58,7 +44,7 @@ def tag_words(keys: list[str], texts) -> dict[str, list[str]]:
 
     want, out = set(keys), {}
     for text in texts:
-        for h in suggest_hashtags(human_caption(text), style="underscored", limit=30):
+        for h in suggest_hashtags(human_caption(text), style="underscored"):
             key = tag_key(h.tag)
             if key in want and key not in out:
                 out[key] = h.tag.lstrip("#").split("_")
@@ -91,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench.tag_quality import references, score_top
     from desktop_app.captioning.datasets import load_dataset
     from desktop_app.captioning.encoder import encoder_tag
+    from desktop_app.captioning.features import LazyImageEncoder
+    from desktop_app.tagging.detector import FORMAT, TagDetector
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "flickr8k")
@@ -103,13 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     ds = load_dataset(a.data)
     captions = ds.captions
     train_ids, dev_ids = ds.split("train"), ds.split("dev")[:1000]
-    encoder, enc_tag = _LazyEncoder(), encoder_tag()
+    encoder, enc_tag = LazyImageEncoder(), encoder_tag()
     x_train, x_dev = (pooled_features(ds, ids, a.cache, encoder, enc_tag) for ids in (train_ids, dev_ids))
     ref_train = [references(captions[i]) for i in train_ids]
-    counts: dict[str, int] = {}
-    for refs in ref_train:
-        for t in refs:
-            counts[t] = counts.get(t, 0) + 1
+    counts = Counter(t for refs in ref_train for t in refs)
     tags = sorted(t for t, c in counts.items() if c >= a.min_photos)
     words = tag_words(tags, (c for i in train_ids for c in captions[i]))
     col = {t: j for j, t in enumerate(tags)}
@@ -125,13 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     ref_dev = [references(captions[i]) for i in dev_ids]
     y_train, y_dev = labels(ref_train), labels(ref_dev)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
-    z_train, z_dev = (x_train - mean) / std, (x_dev - mean) / std
+    z_train = (x_train - mean) / std
     print(f"{len(tags)} tags (>= {a.min_photos} train photos), {len(train_ids)} train / {len(dev_ids)} dev photos",
           file=sys.stderr)
     best = None
     for l2 in a.l2:
         w, b = fit(z_train, y_train, l2)
-        p = 1 / (1 + np.exp(-(z_dev @ w + b)))
+        p = TagDetector([tuple(words[t]) for t in tags], mean, std, w, b).probabilities(x_dev)
         nll = -float(np.mean(y_dev * np.log(p + 1e-7) + (1 - y_dev) * np.log(1 - p + 1e-7)))
         top = np.argsort(-p, axis=1)[:, :5]
         prec, hit = map(float, np.mean([score_top([tags[j] for j in row], r)
@@ -144,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(a.out / "weights.npz", mean=mean.astype(np.float32), std=std.astype(np.float32),
                         w=w.astype(np.float16), b=b.astype(np.float32))
-    meta = {"format": "hashlens-tag-detector", "format_version": 1, "tags": [words[t] for t in tags],
+    meta = {"format": FORMAT, "format_version": 1, "tags": [words[t] for t in tags],
             "features": "mean-pooled MobileNetV1 conv_pw_13_relu (the caption's embedding)",
             "training": {"data": "Flickr8k train (6000 photos)", "labels": "tags given by >= 2 of 5 captions",
                          "min_photos": a.min_photos, "l2": l2, "chosen_on": "dev cross-entropy",

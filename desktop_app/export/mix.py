@@ -5,8 +5,8 @@ ones, and some niche ones (#goldenretrieverpuppy: fewer posts, a more interested
 a photo has more approved tags than fit, `mix_tags` keeps a balance (SHARES) instead of the
 first 30; the tags keep the user's order. With 30 or fewer, all are kept as they are.
 
-Pure: the popularity of each tag comes in as a function or a mapping (see
-tagging/popularity.py: 0..1, None when unknown). A tag of unknown popularity counts as niche.
+The popularity of each tag comes in as a function or a mapping (tagging/popularity.py's
+`popularity` by default: 0..1, None when unknown). A tag of unknown popularity counts as niche.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def mix_tags(
     """
     look = popularity.get if isinstance(popularity, Mapping) else popularity
     tags = clean_tags(tags, limit=10_000)
-    tier = {t: tier_of(look(t)) for t in tags}
+    tier_by_tag = {t: tier_of(look(t)) for t in tags}
     limit = max(0, int(limit))
     if len(tags) <= limit:
         chosen = set(tags)
@@ -67,18 +67,12 @@ def mix_tags(
         want = quotas(limit, shares)
         chosen = set()
         for name in TIERS:
-            chosen.update([t for t in tags if tier[t] == name][: want[name]])
+            chosen.update([t for t in tags if tier_by_tag[t] == name][: want[name]])
         for t in tags:
             if len(chosen) >= limit:
                 break
             chosen.add(t)
     kept = [t for t in tags if t in chosen]
-    counts = {name: sum(1 for t in kept if tier[t] == name) for name in TIERS}
+    counts = {name: sum(1 for t in kept if tier_by_tag[t] == name) for name in TIERS}
     return Mix(kept, counts, [t for t in tags if t not in chosen])
 
-
-def default_popularity(tag: str) -> float | None:
-    """tagging.popularity.popularity, imported lazily (wordfreq loads on first use)."""
-    from ..tagging.popularity import popularity
-
-    return popularity(tag)

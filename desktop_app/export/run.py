@@ -44,11 +44,12 @@ def collect_rows(library, paths) -> tuple[list[ExportRow], list[str]]:
 def mix_rows(rows: list[ExportRow]) -> tuple[list[ExportRow], list[str]]:
     """Rows whose tags exceed Instagram's limit cut to a broad/medium/niche mix (see mix.py)
     instead of their first 30, and a note for each such photo."""
-    from .mix import default_popularity, mix_tags
+    from ..tagging.popularity import popularity
+    from .mix import mix_tags
 
     out, notes = [], []
     for r in rows:
-        m = mix_tags(r.tags, default_popularity)
+        m = mix_tags(r.tags, popularity)
         if m.dropped:
             notes.append(f"{r.path}: {len(r.tags)} approved hashtags, kept a mix of "
                          f"{len(m.tags)} ({m.summary()})")

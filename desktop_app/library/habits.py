@@ -61,7 +61,7 @@ class DetectorFeatures(PhotoFeatures):
             digest.update(np.ascontiguousarray(a).tobytes())
         self.key = "detector-" + digest.hexdigest()[:16]
         self.dim = len(detector.tags) + 1
-        self.names = tuple("#" + "".join(words) for words in detector.tags)
+        self.names = tuple("#" + k for k in detector.keys)
 
     def __call__(self, embedding: np.ndarray) -> np.ndarray | None:
         p = self.detector.probabilities(embedding)
@@ -70,12 +70,10 @@ class DetectorFeatures(PhotoFeatures):
         return np.append(p.astype(np.float64), 1.0)
 
     def many(self, embeddings: np.ndarray) -> np.ndarray | None:
-        x = np.asarray(embeddings, dtype=np.float32)
-        d = self.detector
-        if x.ndim != 2 or x.shape[1] != d.dim:
+        p = self.detector.probabilities(np.atleast_2d(embeddings))
+        if p is None:
             return None
-        p = 1.0 / (1.0 + np.exp(-(((x - d.mean) / d.std) @ d.w + d.b)))
-        return np.hstack([p.astype(np.float64), np.ones((len(x), 1))])
+        return np.hstack([p.astype(np.float64), np.ones((len(p), 1))])
 
 
 @lru_cache(maxsize=1)

@@ -1382,7 +1382,8 @@ class TagLibrary:
             by_dim: dict[int, list[tuple[np.ndarray, set[str]]]] = {}
             for pid, blob, dtype in rows:
                 emb = _decode_embedding(blob, dtype)
-                by_dim.setdefault(emb.size, []).append((emb, kept_rows.get(pid, set())))
+                if np.isfinite(emb).all():  # (as the features of one photo would say)
+                    by_dim.setdefault(emb.size, []).append((emb, kept_rows.get(pid, set())))
             for group in by_dim.values():
                 phi = feats.many(np.stack([e for e, _ in group]))
                 if phi is None:

@@ -63,9 +63,12 @@ class TagDetector:
             raise TagDetectorError(f"cannot read the tag detector in {folder}: {exc}") from exc
 
     def probabilities(self, embedding: np.ndarray) -> np.ndarray | None:
-        """P(tag) for every tag, or None when the embedding is not this detector's kind."""
-        x = np.asarray(embedding, dtype=np.float32).reshape(-1)
-        if x.shape[0] != self.dim or not np.isfinite(x).all():
+        """P(tag) for every tag, of one embedding or of a stack of them (n, dim) at once; None
+        when the embedding is not this detector's kind."""
+        x = np.asarray(embedding, dtype=np.float32)
+        if x.ndim != 2:
+            x = x.reshape(-1)
+        if x.shape[-1] != self.dim or not np.isfinite(x).all():
             return None
         z = (x - self.mean) / self.std
         return 1.0 / (1.0 + np.exp(-(z @ self.w + self.b)))

@@ -42,6 +42,7 @@ from .scoring import (
 MIN_SCORE = 0.01
 DETECTOR_TOP = 12  # the detector's best tags considered as new candidates ...
 DETECTOR_MIN_NEW = 0.1  # ... when it gives them at least this (below: Flickr8k's priors)
+DETECTOR_SAYS_AGREES = 0.3  # a caption tag's reason mentions the detector from this probability
 
 
 @dataclass
@@ -58,7 +59,6 @@ class _Candidate:
     support: list[str] = field(default_factory=list)
 
 
-_key = words_key
 
 
 def phrase_tag_words(phrase: Phrase) -> tuple[str, ...] | None:
@@ -67,7 +67,7 @@ def phrase_tag_words(phrase: Phrase) -> tuple[str, ...] | None:
     words = fold_plural(phrase.words, phrase.postags)
     if not words or len(words) > MAX_TAG_WORDS or only_function_words(words) or is_poor_noun(words[-1]):
         return None
-    if not _key(words):
+    if not words_key(words):
         return None
     return words
 
@@ -89,7 +89,7 @@ def _caption_candidates(caption: CaptionResult) -> dict[str, _Candidate]:
             parts["attention"] = peaks[phrase.head_index]
             score *= attention_factor(parts["attention"])
         cand = _Candidate(
-            key=_key(words),
+            key=words_key(words),
             words=words,
             source="caption",
             score=clamp(score),
@@ -120,7 +120,7 @@ def _alternative_candidates(caption: CaptionResult, found: dict[str, _Candidate]
             words = phrase_tag_words(phrase)
             if words is None:
                 continue
-            key = _key(words)
+            key = words_key(words)
             conf = decoder_confidence(alt.token_probs, phrase.indices)
             evidence = clamp(alt.weight * (1.0 if conf is None else conf) * specificity(words))
             if key in found:
@@ -199,7 +199,7 @@ def _merge(found: dict[str, _Candidate], imagenet: list[_Candidate]) -> list[_Ca
 
 def _apply_detector(cands: list[_Candidate], caption: CaptionResult, detector: TagDetector) -> list[_Candidate]:
     """Let the tag detector confirm, doubt and add (see detector.py and scoring.py)."""
-    probs = detector.probabilities(caption.embedding) if caption.embedding is not None else None
+    probs = detector.probabilities(caption.embedding)
     if probs is None:
         return cands
     have = {c.key for c in cands}
@@ -211,7 +211,7 @@ def _apply_detector(cands: list[_Candidate], caption: CaptionResult, detector: T
         cand.parts["detector"] = p
         doubted = cand.score * (1.0 - DETECTOR_DOUBT * (1.0 - p))
         cand.score = clamp(noisy_or(doubted, DETECTOR_WEIGHT * p * specificity(cand.words)))
-        if p >= 0.3:
+        if p >= DETECTOR_SAYS_AGREES:
             cand.reason += f"; the tag detector agrees ({p:.0%})"
     for i in np.argsort(-probs)[:DETECTOR_TOP]:
         key, p = detector.keys[i], float(probs[i])
@@ -249,11 +249,13 @@ def suggest_hashtags(
         _alternative_candidates(caption, found)
     imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
     cands = _merge(found, imagenet)
-    det = default_detector() if detector is True else (detector or None)
     # The detector learned from the same photos as the captioner: where the caption model is
-    # lost (a latte art photo), so is it ("#man", "#dog" from priors), so it stays silent.
-    if det is not None and trusted:
-        cands = _apply_detector(cands, caption, det)
+    # lost (a latte art photo), so is it ("#man", "#dog" from priors), so it stays silent. It
+    # reads the photo's features: a caption without them (typed, a human's) never loads it.
+    if trusted and caption.embedding is not None:
+        det = default_detector() if detector is True else (detector or None)
+        if det is not None:
+            cands = _apply_detector(cands, caption, det)
     ranked = sorted(cands, key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0)))
     out: list[HashtagSuggestion] = []
     seen: set[str] = set()

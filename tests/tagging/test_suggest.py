@@ -9,6 +9,8 @@ import pytest
 
 from desktop_app.tagging import MAX_TAGS_PER_POST, suggest_hashtags
 
+from .conftest import make_caption
+
 INSTAGRAM = re.compile(r"^#[^\W_A-Z][^\WA-Z]*$")
 
 
@@ -187,14 +189,6 @@ def test_runner_up_captions_add_tags_and_support():
 
 
 def test_a_caption_the_model_doubts_gives_no_caption_tags():
-    import numpy as np
-
-    from desktop_app.results import CaptionResult, ImagenetGuess
-    from desktop_app.tagging import suggest_hashtags
-
-    tokens = tuple("white dog is jumping".split())
-    cap = CaptionResult(caption=" ".join(tokens), tokens=tokens, token_probs=(0.01,) * 4,
-                        attention=np.full((4, 49), 1 / 49), grid=(7, 7), log_prob=-18.0,
-                        imagenet=(ImagenetGuess("espresso", 0.99),))
+    cap = make_caption("white dog is jumping", probs=[0.01] * 4, imagenet=[("espresso", 0.99)])
     tags = [h.tag for h in suggest_hashtags(cap)]
     assert tags[0] == "#espresso" and "#dog" not in tags
