@@ -106,6 +106,16 @@ class _TfKernel:
     class Context:
         def __init__(self, nf, proj, h0, c0):
             self.nf, self.proj, self.h0, self.c0 = nf, proj, h0, c0
+            self.per_row = (0, None, None)  # (beams, nf and proj repeated per row), made once
+
+        def rows(self, beams):
+            import numpy as np
+            import tensorflow as tf
+
+            if self.per_row[0] != beams:
+                rows = np.repeat(np.arange(self.nf.shape[0]), beams)
+                self.per_row = (beams, tf.gather(self.nf, rows), tf.gather(self.proj, rows))
+            return self.per_row[1:]
 
         def select(self, photos):
             import tensorflow as tf
@@ -117,7 +127,7 @@ class _TfKernel:
         import tensorflow as tf
 
         self._prepare = tf.function(decoder.prepare, autograph=False, reduce_retracing=True)
-        self._step = tf.function(lambda *a: decoder.step(*a), autograph=False, reduce_retracing=True)
+        self._step = tf.function(decoder.step, autograph=False, reduce_retracing=True)
 
     def prepare(self, feats):
         import tensorflow as tf
@@ -126,12 +136,11 @@ class _TfKernel:
         return self.Context(nf, proj, h.numpy(), c.numpy())
 
     def step(self, ctx, tokens, h, c):
-        import numpy as np
         import tensorflow as tf
 
-        rows = np.repeat(np.arange(ctx.nf.shape[0]), len(tokens) // ctx.nf.shape[0])
+        nf, proj = ctx.rows(len(tokens) // ctx.nf.shape[0])
         logits, h, c, alpha = self._step(tf.constant(tokens, tf.int32), tf.constant(h), tf.constant(c),
-                                         tf.gather(ctx.nf, rows), tf.gather(ctx.proj, rows))
+                                         nf, proj)
         return tf.nn.log_softmax(logits).numpy(), h.numpy(), c.numpy(), alpha.numpy()
 
 

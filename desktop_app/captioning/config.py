@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+LAYER_NORM_EPS = 1e-5  # the decoder's feature LayerNorm (decoder.py and numpy_decoder.py)
+
 
 @dataclass(frozen=True)
 class DecoderConfig:

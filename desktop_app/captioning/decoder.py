@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .config import DecoderConfig
+from .config import LAYER_NORM_EPS, DecoderConfig
 
 
 class AttentionDecoder(keras.Model):
@@ -21,7 +21,7 @@ class AttentionDecoder(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         c = config
-        self.feat_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="feat_norm")
+        self.feat_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="feat_norm")
         self.init_h = keras.layers.Dense(c.lstm_units, activation="tanh", name="init_h")
         self.init_c = keras.layers.Dense(c.lstm_units, activation="tanh", name="init_c")
         self.embedding = keras.layers.Embedding(c.vocab_size, c.embed_dim, name="embedding")

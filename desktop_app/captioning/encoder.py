@@ -15,11 +15,11 @@ modules import it lazily.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..fingerprint import content_hash
 from ..paths import model_assets_dir, resources_dir
 
 if TYPE_CHECKING:
@@ -38,8 +38,7 @@ def default_weights_path() -> Path:
 
 def encoder_tag() -> str:
     """A short fingerprint of the shipped encoder weights: feature caches are keyed by it."""
-    with open(default_weights_path(), "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+    return content_hash(default_weights_path())[:16]
 
 
 def build_encoder(weights_path: str | os.PathLike | None = None) -> keras.Model:

@@ -18,6 +18,23 @@ from numpy.lib.format import open_memmap
 from ..imaging import load_for_model
 
 
+class LazyImageEncoder:
+    """The shipped encoder, built on first use: with a complete feature cache (training, the
+    tag detector's training) it never is."""
+
+    def __init__(self):
+        self._encoder = None
+
+    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._encoder is None:
+            from .encoder import build_encoder
+            from .inference import ImageEncoder
+
+            self._encoder = ImageEncoder(build_encoder())
+        return self._encoder.encode(images)
+
+
+
 def cache_key(image_ids: list[str], encoder_tag: str) -> str:
     h = hashlib.sha256(encoder_tag.encode())
     for i in image_ids:

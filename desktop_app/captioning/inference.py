@@ -28,7 +28,6 @@ class ImageEncoder:
 
     def __init__(self, model, input_size: int = 224):
         self.model = model
-        self.input_size = input_size
         self._on_gpu = bool(tf.config.list_logical_devices("GPU"))
         self._encode = tf.function(self._encode_impl, input_signature=[
             tf.TensorSpec((None, input_size, input_size, 3), tf.uint8)], autograph=False)
@@ -61,12 +60,12 @@ class BundleCaptioner:
         # a time keeps peak memory flat and the two from fighting over the same cores.
         self._lock = threading.Lock()
         self.encoder = ImageEncoder(encoder, input_size) if encoder is not None else None
-        self.decoder = decoder
+        self.config = decoder.config  # (the Keras decoder itself is not kept: the kernel is)
         self.vocab = vocab
         self.version = version
         self.labels = labels
         self.top_classes = top_classes
-        self.grid = tuple(decoder.config.grid)
+        self.grid = tuple(self.config.grid)
         # Decoding runs in NumPy (see numpy_decoder.py for why); a peer design with a step of its
         # own (bench/captioner_speed.py) passes its own kernel with the same prepare/step.
         self.kernel = kernel or NumpyDecoder.from_keras(decoder)
@@ -102,12 +101,15 @@ class BundleCaptioner:
         ctx = self.kernel.prepare(feats)
         state = (np.repeat(ctx.h0, k, axis=0), np.repeat(ctx.c0, k, axis=0))
 
+        selected = [np.arange(len(feats)), ctx]  # the live photos' contexts, selected once per set
+
         def step(tokens, st, photos):
-            sub = ctx if len(photos) == len(feats) else ctx.select(photos)
-            logp, h, c, alpha = self.kernel.step(sub, tokens, st[0], st[1])
+            if not np.array_equal(photos, selected[0]):
+                selected[:] = photos, ctx.select(photos)
+            logp, h, c, alpha = self.kernel.step(selected[1], tokens, st[0], st[1])
             return logp, (h, c), alpha
 
-        return beam_search(step, state, feats.shape[0], k, max_len or self.decoder.config.max_len,
+        return beam_search(step, state, feats.shape[0], k, max_len or self.config.max_len,
                            self.vocab.start_id, self.vocab.end_id, banned_ids=self._banned,
                            repeatable_ids=self._repeatable)
 

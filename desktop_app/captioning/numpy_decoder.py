@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import DecoderConfig
+from .config import LAYER_NORM_EPS, DecoderConfig
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,6 @@ class NumpyDecoder:
         lstm_k = w["lstm/kernel"]  # rows: [embedding (E); context (D); h (U)]
         D = lstm_k.shape[0] - E - U
         self.ln_gamma, self.ln_beta = f32(w["feat_norm/gamma"]), f32(w["feat_norm/beta"])
-        self.ln_eps = 1e-5
         # Per photo: annotations -> attention projection | gate contributions | output contribution.
         self.w_feat = f32(np.concatenate([w["att_feat/kernel"], lstm_k[E : E + D], w["out_z/kernel"]], axis=1))
         self.splits = (w["att_feat/kernel"].shape[1], w["att_feat/kernel"].shape[1] + 4 * U)
@@ -83,7 +82,7 @@ class NumpyDecoder:
         x = np.asarray(feats, dtype=np.float32)
         mu = x.mean(axis=-1, keepdims=True)
         var = x.var(axis=-1, keepdims=True)
-        x = (x - mu) / np.sqrt(var + self.ln_eps) * self.ln_gamma + self.ln_beta
+        x = (x - mu) / np.sqrt(var + LAYER_NORM_EPS) * self.ln_gamma + self.ln_beta
         n, L, D = x.shape
         y = (x.reshape(n * L, D) @ self.w_feat).reshape(n, L, -1)
         a, b = self.splits

@@ -139,9 +139,9 @@ def _progress(epoch, epochs, step, steps, loss, att, t0, first_step):
 def run_training(args) -> int:
     import tensorflow as tf
 
-    from .encoder import build_encoder, encoder_tag
-    from .features import cached_features
-    from .inference import BundleCaptioner, ImageEncoder
+    from .encoder import encoder_tag
+    from .features import LazyImageEncoder, cached_features
+    from .inference import BundleCaptioner
     from .metrics import score_captions
 
     out = Path(args.out)
@@ -169,7 +169,7 @@ def run_training(args) -> int:
     print(f"vocabulary: {len(vocab)} words; {len(train_ids)} training photos; "
           f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}", file=sys.stderr)
 
-    encoder = ImageEncoder(build_encoder())
+    encoder = LazyImageEncoder()
     enc_tag = encoder_tag()
     cdir = Path(args.cache) if args.cache else cache_dir() / "features"
     dev_ids = dev_ids[: tcfg.dev_images] if tcfg.dev_images else dev_ids
@@ -258,9 +258,12 @@ def _decode_all(captioner, feats: np.ndarray, beam: int, chunk: int = 250):
 
 
 def _write(out, cfg, vocab, weights, tcfg, epoch, scores, wall, n_train, data):
+    from .encoder import FEATURE_SHAPE, FEATURES_LAYER
+
     meta = {
         "model_version": f"sat-mobilenet-{hashlib.sha256(out.resolve().as_posix().encode()).hexdigest()[:6]}-e{epoch}",
-        "encoder": {"name": "mobilenet_v1_imagenet", "features": "conv_pw_13_relu 7x7x1024"},
+        "encoder": {"name": "mobilenet_v1_imagenet",
+                    "features": f"{FEATURES_LAYER} {'x'.join(map(str, FEATURE_SHAPE))}"},
         "training": {"epoch": epoch, "train_photos": n_train, "data": str(data), "wall_s": round(wall),
                      "hardware": f"{platform.machine()}, {os.cpu_count()} cores", **asdict(tcfg)},
         "dev_scores_greedy": scores,
