@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -138,29 +138,20 @@ class PhotoGridModel(QAbstractListModel):
 
 CELL = QSize(176, 196)
 THUMB_BOX = 160
+THUMB_SIZE = QSize(THUMB_BOX, THUMB_BOX - 8)  # where a thumbnail is drawn, inside its cell
+
+
+def fit_thumbnail(image: QImage) -> QImage:
+    """The grid's thumbnail, scaled once (off the GUI thread) instead of on every repaint."""
+    return image.scaled(THUMB_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)
 
 
 class PhotoDelegate(QStyledItemDelegate):
     """Thumbnail, file name, and a coloured status pill."""
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        # Scaled thumbnails by (image, box size): a repaint (scrolling, a status change during
-        # tagging) draws the cached pixmap instead of smooth-scaling the image again.
-        self._scaled: dict[tuple[int, int, int], QPixmap] = {}
-
     def sizeHint(self, option, index) -> QSize:
         return CELL
-
-    def _pixmap(self, image: QImage, size: QSize) -> QPixmap:
-        key = (image.cacheKey(), size.width(), size.height())
-        pm = self._scaled.get(key)
-        if pm is None:
-            if len(self._scaled) >= 400:  # ~30 MB of 160-px pixmaps: drop the oldest
-                self._scaled.pop(next(iter(self._scaled)))
-            pm = self._scaled[key] = QPixmap.fromImage(image).scaled(
-                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        return pm
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         it: PhotoItem = index.data(ItemRole)
@@ -175,12 +166,11 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setBrush(pal.color(QPalette.ColorRole.Highlight).lighter(100))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawRoundedRect(r, 8, 8)
-        box = QRect(r.x() + (r.width() - THUMB_BOX) // 2, r.y() + 4, THUMB_BOX, THUMB_BOX - 8)
-        if it.thumb is not None and not it.thumb.isNull():
-            pm = self._pixmap(it.thumb, box.size())
-            x = box.x() + (box.width() - pm.width()) // 2
-            y = box.y() + (box.height() - pm.height()) // 2
-            painter.drawPixmap(x, y, pm)
+        box = QRect(r.x() + (r.width() - THUMB_BOX) // 2, r.y() + 4, *THUMB_SIZE.toTuple())
+        if it.thumb is not None and not it.thumb.isNull():  # already scaled to fit (the worker)
+            x = box.x() + (box.width() - it.thumb.width()) // 2
+            y = box.y() + (box.height() - it.thumb.height()) // 2
+            painter.drawImage(x, y, it.thumb)
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))

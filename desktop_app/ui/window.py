@@ -32,7 +32,7 @@ from ..imaging import IMAGE_SUFFIXES, iter_image_files
 from ..pipeline import Pipeline
 from ..results import MAX_HASHTAGS
 from .detail import DetailPanel, edited_caption, load_display_image
-from .grid import PhotoGrid, PhotoGridModel, PhotoItem, Status
+from .grid import PhotoGrid, PhotoGridModel, PhotoItem, Status, fit_thumbnail
 from .library_view import LibraryView
 from .settings import AppSettings, SettingsDialog, SettingsStore
 from .thumbnails import ThumbnailCache
@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
                 self.model.items[row].thumb_failed = True
                 self.model.changed(row)
 
-        self.runner.run_task(lambda: self.thumbs.load_qimage(path), done, failed)
+        self.runner.run_task(lambda: fit_thumbnail(self.thumbs.load_qimage(path)), done, failed)
 
     # -- tagging -------------------------------------------------------------------------
     def _start_next_job(self) -> None:
