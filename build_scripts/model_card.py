@@ -10,13 +10,16 @@ and the printed output of bench/tag_quality.py and bench/captioner_speed.py.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from desktop_app.captioning.beam_search import beam_search  # noqa: E402
 from desktop_app.captioning.bundle import read_bundle, write_checksums  # noqa: E402
+from desktop_app.pipeline import TagOptions  # noqa: E402
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr", "METEOR")
 
@@ -65,9 +68,11 @@ def main() -> None:
         out.append("- Shipped weights: the average of the decoder weights after "
                    + ", ".join(map(str, b.meta["averaged_from"]))
                    + " (checkpoint averaging; chosen on dev over single epochs and other averages).")
-    out += ["- Stored as float16 (`decoder.npz`); in memory float32. Decoding: beam 3, "
-            "length-normalised (alpha 1.0, chosen on dev), `<unk>` never emitted, no word twice in a "
-            "row, no repeated trigram, a penalty on reusing a content word.", ""]
+    alpha = inspect.signature(beam_search).parameters["length_alpha"].default
+    out += [f"- Stored as float16 (`decoder.npz`); in memory float32. Decoding: beam "
+            f"{TagOptions().beam}, length-normalised (alpha {alpha}, chosen on dev), `<unk>` never "
+            "emitted, no word twice in a row, no repeated trigram, a penalty on reusing a content "
+            "word.", ""]
     if a.train_log and a.train_log.exists():
         rows = [json.loads(x) for x in a.train_log.read_text().splitlines() if x.strip()]
         out += ["## Training run",
@@ -98,11 +103,12 @@ def main() -> None:
     if a.speed and a.speed.exists():
         out += ["## Speed and memory (2 CPU cores)", "```", a.speed.read_text().strip(), "```",
                 "Reproduce: `python -m bench.captioner_speed` (peers: random weights of the same "
-                "shapes, same decoding code).", ""]
+                "shapes; deeprnn decodes with the same NumPy step, the tutorial's GRU with its "
+                "TensorFlow step).", ""]
     if a.notes and a.notes.exists():
         out += [a.notes.read_text().strip(), ""]
-    out += ["## Where the model looks", "Ten test photos, each word's attention over the photo "
-            "(light = attended), with the word's probability:", "",
+    out += ["## Where the model looks", "Each word's attention over the photo (light = attended), "
+            "with the word's probability:", "",
             "![attention maps](attention_grid.jpg)", ""]
     (a.bundle / "MODEL_CARD.md").write_text("\n".join(out), encoding="utf-8")
     write_checksums(a.bundle)
