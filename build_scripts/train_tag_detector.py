@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     best = None
     for l2 in a.l2:
         w, b = fit(z_train, y_train, l2)
-        p = TagDetector([tuple(words[t]) for t in tags], mean, std, w, b).probabilities(x_dev)
+        p = TagDetector.from_arrays([tuple(words[t]) for t in tags], mean, std, w, b).probabilities(x_dev)
         nll = -float(np.mean(y_dev * np.log(p + 1e-7) + (1 - y_dev) * np.log(1 - p + 1e-7)))
         top = np.argsort(-p, axis=1)[:, :5]
         prec, hit = map(float, np.mean([score_top([tags[j] for j in row], r)

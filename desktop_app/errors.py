@@ -18,5 +18,9 @@ class ModelBundleError(HashlensError):
     """A model bundle is missing, corrupt or from an incompatible version."""
 
 
+class ModelFileError(ModelBundleError):
+    """A shipped model file is missing, damaged, or not the one the model registry lists."""
+
+
 class LibraryError(HashlensError):
     """The tag library cannot be opened or written (locked, damaged, newer schema)."""

@@ -7,6 +7,9 @@ and producing
   the 49 attention locations the Show-Attend-Tell decoder attends over;
 * ``logits``: (N, 1001) ImageNet logits, index 0 = "background" (see ``imagenet_labels()``).
 
+Tagging does not build it: it runs the same model converted to LiteRT (``TFLITE_NAME``, see
+``image_encoder.py``). Training, the conversion and the optional GPU path do.
+
 The weights come from ``build_scripts/convert_encoder.py`` (provenance in
 ``model_assets/encoder/SOURCE.md``). This module imports TensorFlow/Keras; the package's other
 modules import it lazily.
@@ -19,7 +22,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..fingerprint import content_hash
 from ..paths import model_assets_dir, resources_dir
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ INPUT_SIZE = 224
 FEATURE_SHAPE = (7, 7, 1024)
 NUM_CLASSES = 1001  # background + the 1000 ImageNet classes
 WEIGHTS_NAME = "mobilenet_v1_imagenet.weights.h5"
+TFLITE_NAME = "mobilenet_v1_imagenet.tflite"  # the same model for LiteRT (build_scripts/convert_tflite.py)
 FEATURES_LAYER = "conv_pw_13_relu"
 
 
@@ -37,8 +40,12 @@ def default_weights_path() -> Path:
 
 
 def encoder_tag() -> str:
-    """A short fingerprint of the shipped encoder weights: feature caches are keyed by it."""
-    return content_hash(default_weights_path())[:16]
+    """A short fingerprint of the shipped encoder weights: feature caches are keyed by it.
+
+    Read from the model registry (the .h5's sha256), so it needs neither the file nor a hash."""
+    from ..runtime.registry import shipped_entry
+
+    return shipped_entry("encoder_keras").sha256[:16]
 
 
 def build_encoder(weights_path: str | os.PathLike | None = None) -> keras.Model:

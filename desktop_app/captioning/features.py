@@ -19,20 +19,19 @@ from ..imaging import load_for_model
 
 
 class LazyImageEncoder:
-    """The shipped encoder, built on first use: with a complete feature cache (training, the
-    tag detector's training) it never is."""
+    """The shipped encoder on the chosen runtime (LiteRT unless $HASHLENS_RUNTIME says
+    otherwise), loaded on first use: with a complete feature cache (training, the tag
+    detector's training) it never is."""
 
     def __init__(self):
         self._encoder = None
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._encoder is None:
-            from .encoder import build_encoder
-            from .inference import ImageEncoder
+            from .image_encoder import load_image_encoder
 
-            self._encoder = ImageEncoder(build_encoder())
+            self._encoder = load_image_encoder()
         return self._encoder.encode(images)
-
 
 
 def cache_key(image_ids: list[str], encoder_tag: str) -> str:

@@ -1,8 +1,8 @@
 """A loaded captioner: frozen encoder + attention decoder + beam search, batched over photos.
 
-The encoder runs as a `tf.function` whose input signature leaves the batch size open (no
-retracing per photo or per batch size); TensorFlow places it on a GPU when it sees one. The
-decoder's small per-word steps run in NumPy (numpy_decoder.py).
+Nothing here imports TensorFlow: the encoder runs on LiteRT by default (image_encoder.py) and
+the decoder's small per-word steps run in NumPy (numpy_decoder.py). `captioner_from_keras`
+builds one around Keras models (training's dev scoring, tests, the bench's peer designs).
 """
 
 from __future__ import annotations
@@ -10,86 +10,63 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import tensorflow as tf
 
+from ..errors import ModelBundleError
 from ..results import AlternativeCaption, CaptionResult, ImagenetGuess
 from .beam_search import REPEATABLE, beam_search
-from .bundle import BundleContents, load_weights_into, read_bundle
-from .decoder import AttentionDecoder, build_decoder
+from .bundle import BundleContents, read_bundle, weight_key
+from .config import DecoderConfig
 from .numpy_decoder import NumpyDecoder
 from .vocabulary import Vocabulary
 
 
-class ImageEncoder:
-    """The frozen encoder as one compiled function: uint8 photos -> (features, class probs).
-
-    Used by the captioner and, on its own, by training to cache features.
-    """
-
-    def __init__(self, model, input_size: int = 224):
-        self.model = model
-        self._on_gpu = bool(tf.config.list_logical_devices("GPU"))
-        self._encode = tf.function(self._encode_impl, input_signature=[
-            tf.TensorSpec((None, input_size, input_size, 3), tf.uint8)], autograph=False)
-
-    def _encode_impl(self, images):
-        out = self.model(tf.cast(images, tf.float32), training=False)  # {"features", "logits"}
-        feats, logits = out["features"], out["logits"]
-        b = tf.shape(feats)[0]
-        feats = tf.reshape(feats, (b, -1, feats.shape[-1]))
-        return feats, tf.nn.softmax(logits, axis=-1)
-
-    # On a CPU, small batches stay in cache: 19 ms a photo in fours, 29 ms in 32s (measured on
-    # 2 cores). A GPU takes the batch whole.
-    cpu_chunk = 4
-
-    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 (N, S, S, 3) -> features (N, H*W, D) float32, class probs (N, classes)."""
-        step = len(images) if self._on_gpu else self.cpu_chunk
-        parts = [self._encode(tf.convert_to_tensor(images[lo : lo + step], tf.uint8))
-                 for lo in range(0, len(images), max(1, step))]
-        return (np.concatenate([f.numpy() for f, _ in parts]), np.concatenate([p.numpy() for _, p in parts]))
-
-
 class BundleCaptioner:
-    def __init__(self, encoder, decoder: AttentionDecoder, vocab: Vocabulary, version: str,
-                 labels: list[str] | None = None, top_classes: int = 5, input_size: int = 224,
-                 kernel=None):
+    def __init__(self, encoder, config: DecoderConfig, kernel, vocab: Vocabulary, version: str,
+                 labels: list[str] | None = None, top_classes: int = 5, input_size: int = 224):
+        """encoder: an image_encoder.ImageEncoder (None to caption precomputed features only);
+        kernel: the decoder's prepare/step (NumpyDecoder, or a peer design's own)."""
         self.input_size = input_size
         # The GUI's tagging jobs and the folder watcher may share one captioner: one batch at
         # a time keeps peak memory flat and the two from fighting over the same cores.
         self._lock = threading.Lock()
-        self.encoder = ImageEncoder(encoder, input_size) if encoder is not None else None
-        self.config = decoder.config  # (the Keras decoder itself is not kept: the kernel is)
+        self.encoder = encoder
+        self.config = config
         self.vocab = vocab
         self.version = version
         self.labels = labels
         self.top_classes = top_classes
         self.grid = tuple(self.config.grid)
-        # Decoding runs in NumPy (see numpy_decoder.py for why); a peer design with a step of its
-        # own (bench/captioner_speed.py) passes its own kernel with the same prepare/step.
-        self.kernel = kernel or NumpyDecoder.from_keras(decoder)
+        self.kernel = kernel
         self._repeatable = frozenset(vocab.stoi[w] for w in REPEATABLE if w in vocab.stoi)
         self._banned = (vocab.pad_id, vocab.start_id, vocab.unk_id)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def load(cls, bundle=None) -> BundleCaptioner:
-        from .encoder import build_encoder, imagenet_labels
+    def load(cls, bundle=None, runtime: str | None = None) -> BundleCaptioner:
+        """A bundle (the shipped one when None; verified) with the shipped encoder on `runtime`."""
+        from ..runtime.registry import verified_path
+        from .encoder import imagenet_labels
+        from .image_encoder import load_image_encoder
 
+        if bundle is None:
+            verified_path("captioner_decoder")
         contents = read_bundle(bundle)
-        return cls.from_contents(contents, build_encoder(), imagenet_labels())
+        return cls.from_contents(contents, load_image_encoder(runtime), imagenet_labels())
 
     @classmethod
     def from_contents(cls, contents: BundleContents, encoder, labels=None) -> BundleCaptioner:
-        decoder = build_decoder(contents.config)
-        load_weights_into(decoder, contents.weights, f"model bundle {contents.path}")
-        return cls(encoder, decoder, contents.vocab, contents.model_version, labels)
+        weights = {weight_key(k): w for k, w in contents.weights.items()}
+        try:
+            kernel = NumpyDecoder(contents.config, weights)
+        except ValueError as exc:
+            raise ModelBundleError(f"model bundle {contents.path} does not fit this model: {exc}") from None
+        return cls(encoder, contents.config, kernel, contents.vocab, contents.model_version, labels)
 
     # -- public ---------------------------------------------------------------------------------
     @property
     def device(self) -> str:
-        return device_description()
+        """Which runtime and device run the encoder ("LiteRT 2.3.0 on the CPU (2 threads)")."""
+        return getattr(self.encoder, "device", "")
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (N, 224, 224, 3) -> features (N, 49, 1024) float32, class probs (N, 1001)."""
@@ -150,13 +127,13 @@ class BundleCaptioner:
         return tuple(ImagenetGuess(self.labels[i], float(p[i])) for i in idx if i != 0)[: self.top_classes]
 
 
-def device_description() -> str:
-    """'GPU (NVIDIA ...)' when TensorFlow sees a GPU, else 'CPU': for the status bar."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU"
-    try:
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
-    except Exception:  # details are best-effort
-        name = ""
-    return f"GPU ({name})" if name else "GPU"
+def captioner_from_keras(encoder, decoder, vocab: Vocabulary, version: str, labels=None,
+                         input_size: int = 224, kernel=None) -> BundleCaptioner:
+    """A captioner around Keras models (imports TensorFlow): `encoder` a Keras encoder or None,
+    `decoder` an AttentionDecoder whose weights are snapshot into the NumPy kernel (call again
+    after they change), unless a peer design passes its own `kernel`."""
+    from .image_encoder import TensorFlowImageEncoder
+
+    enc = TensorFlowImageEncoder(encoder, input_size) if encoder is not None else None
+    return BundleCaptioner(enc, decoder.config, kernel or NumpyDecoder.from_keras(decoder), vocab,
+                           version, labels, input_size=input_size)

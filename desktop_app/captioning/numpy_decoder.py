@@ -43,10 +43,30 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
 
 
+def weight_shapes(config: DecoderConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every decoder weight (keys as in a bundle) that `config` implies."""
+    V, E, U = config.vocab_size, config.embed_dim, config.lstm_units
+    A, D = config.attention_units, config.feature_dim
+    return {
+        "embedding/embeddings": (V, E), "feat_norm/gamma": (D,), "feat_norm/beta": (D,),
+        "init_h/kernel": (D, U), "init_h/bias": (U,), "init_c/kernel": (D, U), "init_c/bias": (U,),
+        "att_feat/kernel": (D, A), "att_hidden/kernel": (U, A), "att_hidden/bias": (A,),
+        "att_score/kernel": (A, 1), "att_score/bias": (1,), "gate/kernel": (U, 1), "gate/bias": (1,),
+        "lstm/kernel": (E + D + U, 4 * U), "lstm/bias": (4 * U,), "out_h/kernel": (U, E),
+        "out_h/bias": (E,), "out_z/kernel": (D, E), "out_logits/kernel": (E, V), "out_logits/bias": (V,),
+    }
+
+
 class NumpyDecoder:
     """prepare(features) once per batch, then step(...) once per word for all beams."""
 
     def __init__(self, config: DecoderConfig, w: dict[str, np.ndarray]):
+        """Raises ValueError naming the first weight that is missing or of another shape."""
+        for key, shape in weight_shapes(config).items():
+            if key not in w:
+                raise ValueError(f"no weights for {key}")
+            if tuple(w[key].shape) != shape:
+                raise ValueError(f"{key} has shape {tuple(w[key].shape)}, expected {shape}")
         self.config = config
         E, U = config.embed_dim, config.lstm_units
         f32 = lambda x: np.ascontiguousarray(x, dtype=np.float32)  # noqa: E731

@@ -141,7 +141,7 @@ def run_training(args) -> int:
 
     from .encoder import encoder_tag
     from .features import LazyImageEncoder, cached_features
-    from .inference import BundleCaptioner
+    from .inference import captioner_from_keras
     from .metrics import score_captions
 
     out = Path(args.out)
@@ -217,7 +217,7 @@ def run_training(args) -> int:
                   "lr": float(trainer.optimizer.learning_rate.numpy())}
         if dev_feats is not None and not stop:
             # A fresh captioner: it decodes from a snapshot of the weights as they are now.
-            hyps = _decode_all(BundleCaptioner(None, trainer.decoder, vocab, "training"), dev_feats, beam=1)
+            hyps = _decode_all(captioner_from_keras(None, trainer.decoder, vocab, "training"), dev_feats, beam=1)
             scores = score_captions({i: ds.captions[i] for i in dev_ids},
                                     {i: " ".join(vocab.itos[t] for t in h.token_ids) for i, h in zip(dev_ids, hyps, strict=True)})
             record["dev_greedy"] = scores

@@ -20,7 +20,7 @@ def _detector(probs: dict[str, float]) -> tuple[TagDetector, np.ndarray]:
     b = np.full(len(TAGS), -10.0, dtype=np.float32)
     for j, (word,) in enumerate(TAGS):
         w[0, j] = logit(probs.get(word, 0.01)) + 10.0
-    det = TagDetector(TAGS, np.zeros(4, np.float32), np.ones(4, np.float32), w, b)
+    det = TagDetector.from_arrays(TAGS, np.zeros(4, np.float32), np.ones(4, np.float32), w, b)
     return det, np.array([1.0, 0, 0, 0], dtype=np.float32)
 
 
