@@ -3,38 +3,53 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# GPU=1 installs TensorFlow's CUDA build instead of the CPU build (never both).
-TF_EXTRA := $(if $(GPU),gpu,cpu)
-STAMP := $(VENV)/.installed-$(TF_EXTRA)
+# The app itself runs its models on LiteRT and needs no TensorFlow: `make setup` / `make run`
+# install none. Training, the conversion scripts and the tests need it: `make setup-dev` /
+# `make test` add TensorFlow's CPU build, or with GPU=1 its CUDA build (never both: they
+# install the same package). `make setup GPU=1` adds the CUDA build to the app (GPU path).
+TF_EXTRA := $(if $(GPU),gpu,train)
+APP_EXTRAS := $(if $(GPU),[gpu],)
+APP_STAMP := $(VENV)/.installed-app$(if $(GPU),-gpu,)
+DEV_STAMP := $(VENV)/.installed-dev-$(TF_EXTRA)
 
-.PHONY: setup run test lint bench bundle bundle-test clean
+.PHONY: setup setup-dev run test lint bench bundle bundle-test clean
 
-setup: $(STAMP)
+setup: $(APP_STAMP)
+setup-dev: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@if [ "$(TF_EXTRA)" = gpu ]; then $(BIN)/python -m pip uninstall -y -q tensorflow-cpu || true; \
-	 else $(BIN)/python -m pip uninstall -y -q tensorflow || true; fi
-	$(BIN)/python -m pip install -q -e ".[$(TF_EXTRA),test]"
-	rm -f $(VENV)/.installed-*
+	@if [ "$(GPU)" ]; then $(BIN)/python -m pip uninstall -y -q tensorflow-cpu || true; \
+	 elif [ "$(1)" != "" ]; then $(BIN)/python -m pip uninstall -y -q tensorflow || true; fi
+	$(BIN)/python -m pip install -q -e ".$(1)"
+endef
+
+$(APP_STAMP): pyproject.toml
+	$(call install,$(APP_EXTRAS))
+	rm -f $(VENV)/.installed-app*
 	touch $@
+
+$(DEV_STAMP): pyproject.toml
+	$(call install,[$(TF_EXTRA),test])
+	rm -f $(VENV)/.installed-*
+	touch $(APP_STAMP) $@
 
 run: setup
 	$(BIN)/hashlens
 
-test: setup
+test: setup-dev
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q tests
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check desktop_app tests bench build_scripts
 
-bench: setup
+bench: setup-dev
 	$(BIN)/python -m bench.run_all
 
 # A one-folder desktop app in dist/hashlens/ that runs without Python (build_scripts/hashlens.spec).
 bundle: setup
-	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[$(TF_EXTRA),build]"
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[build]"
 	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN build_scripts/hashlens.spec
 	@du -sh dist/hashlens
 

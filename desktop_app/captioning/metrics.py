@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 
+from ..errors import HashlensError
 from .vocabulary import tokenize
 
 log = logging.getLogger(__name__)
@@ -16,9 +17,13 @@ log = logging.getLogger(__name__)
 
 def score_captions(refs: dict[str, list[str]], hyps: dict[str, str], meteor: bool = False) -> dict[str, float]:
     """BLEU-1..4, ROUGE-L and CIDEr (x100) of hyps against refs (same keys)."""
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
+    try:
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+        from pycocoevalcap.rouge.rouge import Rouge
+    except ImportError:
+        raise HashlensError("caption scores need the COCO caption metrics, which come with the "
+                            "training extra: pip install 'hashlens[train]'") from None
 
     keys = sorted(hyps)
     gts = {k: [" ".join(tokenize(r)) for r in refs[k]] for k in keys}

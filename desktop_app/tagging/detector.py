@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from ..paths import model_assets_dir
 from .rules import words_key
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from desktop_app.captioning.bundle import model_weights, read_bundle, write_bundle
-from desktop_app.captioning.inference import BundleCaptioner
+from desktop_app.captioning.image_encoder import TensorFlowImageEncoder
+from desktop_app.captioning.inference import BundleCaptioner, captioner_from_keras
 from desktop_app.errors import ModelBundleError
 
 from .conftest import ToyEncoder
@@ -17,8 +18,8 @@ def bundle(tmp_path, tiny_decoder, tiny_config, vocab):
 
 
 def test_round_trip_gives_identical_captions(bundle, tiny_decoder, vocab, photos):
-    before = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy").caption_batch(photos)
-    loaded = BundleCaptioner.from_contents(read_bundle(bundle), ToyEncoder())
+    before = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy").caption_batch(photos)
+    loaded = BundleCaptioner.from_contents(read_bundle(bundle), TensorFlowImageEncoder(ToyEncoder()))
     after = loaded.caption_batch(photos)
     assert [r.caption for r in after] == [r.caption for r in before]
     assert loaded.version == "toy-1"
@@ -74,3 +75,12 @@ def test_weights_of_another_shape_are_refused(bundle, tiny_config, vocab, tiny_d
     other = build_decoder(replace(tiny_config, lstm_units=24))
     with pytest.raises(ModelBundleError, match="does not fit this model"):
         load_weights_into(other, read_bundle(bundle).weights, "bundle")
+
+
+def test_a_bundle_whose_weights_do_not_fit_its_config_is_refused(bundle):
+    from dataclasses import replace
+
+    contents = read_bundle(bundle)
+    contents.config = replace(contents.config, lstm_units=24)
+    with pytest.raises(ModelBundleError, match="does not fit this model: init_h/kernel has shape"):
+        BundleCaptioner.from_contents(contents, None)

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from desktop_app.captioning.inference import BundleCaptioner
+from desktop_app.captioning.inference import captioner_from_keras
 
 from .conftest import ToyEncoder
 
@@ -16,7 +16,7 @@ def test_teacher_forcing_shapes_and_attention_sums_to_one(tiny_decoder, tiny_con
 
 
 def test_caption_batch_returns_tokens_probs_and_one_attention_map_per_word(tiny_decoder, vocab, photos):
-    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    cap = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy")
     results = cap.caption_batch(photos, beam=3)
     assert len(results) == len(photos)
     for r in results:
@@ -32,7 +32,7 @@ def test_caption_batch_returns_tokens_probs_and_one_attention_map_per_word(tiny_
 
 
 def test_beam_search_never_scores_below_greedy(tiny_decoder, vocab, photos):
-    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    cap = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy")
     feats, _ = cap.encode(photos)
     greedy = cap.caption_features(feats, beam=1)
     for width in (3, 5):
@@ -42,7 +42,7 @@ def test_beam_search_never_scores_below_greedy(tiny_decoder, vocab, photos):
 
 
 def test_batching_does_not_change_captions(tiny_decoder, vocab, photos):
-    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    cap = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy")
     together = [r.caption for r in cap.caption_batch(photos, beam=3)]
     alone = [cap.caption_batch(photos[i : i + 1], beam=3)[0].caption for i in range(len(photos))]
     assert together == alone
@@ -55,7 +55,7 @@ def test_unknown_word_is_never_emitted_even_when_the_model_prefers_it(tiny_decod
         boosted = saved.copy()
         boosted[vocab.unk_id] += 50.0  # the model now wants <unk> everywhere
         out_bias.assign(boosted)
-        cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+        cap = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy")
         for r in cap.caption_batch(photos, beam=3):
             assert "<unk>" not in r.tokens
     finally:
@@ -71,14 +71,14 @@ def test_ngram_followers_block_repeated_trigrams():
 
 
 def test_captions_never_stutter(tiny_decoder, vocab, photos):
-    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    cap = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy")
     for beam in (1, 3):
         for r in cap.caption_batch(photos, beam=beam):
             assert all(a != b for a, b in zip(r.tokens, r.tokens[1:], strict=False)), r.tokens
 
 
 def test_beam_keeps_distinct_runner_up_captions(tiny_decoder, vocab, photos):
-    cap = BundleCaptioner(ToyEncoder(), tiny_decoder, vocab, "toy")
+    cap = captioner_from_keras(ToyEncoder(), tiny_decoder, vocab, "toy")
     for r in cap.caption_batch(photos, beam=3):
         assert len(r.alternatives) <= 2
         seen = {r.tokens} | {a.tokens for a in r.alternatives}
