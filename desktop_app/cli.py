@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Caption photos, suggest Instagram hashtags, and learn which ones you like. "
         "Run without a command to open the desktop app.",
     )
-    parser.add_argument("--version", action="version", version=f"hashlens {__version__}")
+    parser.add_argument("--version", action="store_true",
+                        help="print the version, what runs the model, and where the licences are")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail to stderr")
     parser.add_argument("--self-test", action="store_true",
                         help="tag the shipped sample photo, print the result and exit")
@@ -289,6 +290,28 @@ COMMANDS = {
 }
 
 
+def version_text() -> str:
+    """`hashlens --version`: cheap (reads no model), so it also works with a damaged install."""
+    from .captioning.image_encoder import runtime_description
+    from .paths import model_assets_dir, notices_path
+
+    try:
+        meta = json.loads((model_assets_dir() / "captioner" / "config.json").read_text(encoding="utf-8"))
+        model = str(meta.get("model_version", "unknown"))
+    except (OSError, ValueError, AttributeError):
+        model = "missing (reinstall hashlens)"
+    try:
+        runtime = runtime_description()
+    except HashlensError as exc:
+        runtime = str(exc)
+    return "\n".join([
+        f"hashlens {__version__}",
+        f"model: {model}",
+        f"runs on: {runtime}",
+        f"licence: MIT (LICENSE); third-party notices: {notices_path()}",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -296,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(args.verbose)
     try:
+        if args.version:
+            print(version_text())
+            return EXIT_OK
         if args.self_test:
             return cmd_self_test(args)
         if args.command is None:

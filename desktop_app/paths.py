@@ -28,6 +28,11 @@ def resources_dir() -> Path:
     return _root() / "resources"
 
 
+def notices_path() -> Path:
+    """THIRD_PARTY_NOTICES.md: the licences of the shipped models, libraries and data."""
+    return _root() / "THIRD_PARTY_NOTICES.md"
+
+
 def data_dir(override: str | os.PathLike | None = None) -> Path:
     """The user's library folder: --library DIR, else $HASHLENS_HOME, else the platform dir."""
     if override:

@@ -1,7 +1,7 @@
 """Photo -> caption -> hashtag candidates -> personal ranking.
 
 The one path the CLI, the GUI and the folder watcher all call. Heavy parts load on first use:
-the captioner (TensorFlow) when the first photo needs a caption, the library when it is first
+the captioner (LiteRT, ~0.3 s) when the first photo needs a caption, the library when it is first
 ranked against, so that `Pipeline(...)` itself is instant.
 """
 
@@ -57,6 +57,13 @@ class _Loaded:
     mtime: float
     file_size: int
     error: str | None
+
+
+def decode_workers() -> int:
+    """Threads that decode photos: the usable cores (at least 2, so decoding overlaps)."""
+    from .runtime.litert import cpu_threads
+
+    return max(2, min(8, cpu_threads()))
 
 
 def _load(path: Path, input_size: int) -> _Loaded:
@@ -145,21 +152,26 @@ class Pipeline:
         bs = max(1, self.options.batch_size)
         batches = [files[i : i + bs] for i in range(0, total, bs)]
         size = self._input_size()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
-            pending = [pool.submit(lambda b=b: [_load(p, size) for p in b]) for b in batches[:1]]
+        # Photos are decoded one per task on all cores (Pillow lets go of the GIL while it
+        # decodes), the next batch while the model captions this one: a 12 MP JPEG costs more
+        # to decode than the encoder costs to run.
+        pool = ThreadPoolExecutor(max_workers=decode_workers(), thread_name_prefix="decode")
+        try:
+            pending = [pool.submit(_load, p, size) for p in batches[0]]
             for i in range(len(batches)):
                 if should_cancel and should_cancel():
                     return
-                loaded = pending.pop(0).result()
+                loaded = [f.result() for f in pending]
                 if i + 1 < len(batches):
-                    nxt = batches[i + 1]
-                    pending.append(pool.submit(lambda b=nxt: [_load(p, size) for p in b]))
+                    pending = [pool.submit(_load, p, size) for p in batches[i + 1]]
                 for result in self._tag_loaded(loaded):
                     done += 1
                     failed += 0 if result.ok else 1
                     yield result
                 if on_progress:
                     on_progress(Progress(done, total, failed, time.perf_counter() - start))
+        finally:  # cancelled or closed early: photos not yet started are not decoded
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _input_size(self) -> int:
         return int(getattr(self.captioner, "input_size", 224))

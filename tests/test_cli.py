@@ -106,3 +106,37 @@ def test_broken_model_bundle_is_a_clear_error(tmp_path, capsys):
 
 def test_parser_builds_without_side_effects():
     assert build_parser().prog == "hashlens"
+
+
+def test_tagging_a_real_photo_never_imports_tensorflow(tmp_path):
+    """The shipped model runs on LiteRT: `hashlens tag` with the real encoder loads no TensorFlow."""
+    from desktop_app.paths import resources_dir
+
+    code = (
+        "import sys, json\n"
+        "from desktop_app.cli import main\n"
+        f"rc = main(['tag', '--json', '--no-library', {str(resources_dir() / 'samples' / 'chelsea.jpg')!r}])\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "HASHLENS_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert row["error"] is None and row["hashtags"]
+    assert "#cat" in {t["tag"] for t in row["hashtags"]}  # the ImageNet classifier's tabby, through LiteRT
+    assert "XNNPACK" not in proc.stderr  # LiteRT's start-up line is not shown to users
+
+
+def test_version_says_what_runs_the_model_and_where_the_licences_are(capsys, monkeypatch):
+    from desktop_app.paths import notices_path
+
+    monkeypatch.delenv("HASHLENS_RUNTIME", raising=False)
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("hashlens ") and "runs on: LiteRT" in out and "CPU" in out
+    assert str(notices_path()) in out and notices_path().is_file()
+    monkeypatch.setenv("HASHLENS_RUNTIME", "tensorflow")
+    assert main(["--version"]) == 0
+    assert "runs on: TensorFlow" in capsys.readouterr().out

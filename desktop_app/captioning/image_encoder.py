@@ -113,6 +113,16 @@ def chosen_runtime(runtime: str | None = None) -> str:
     return name
 
 
+def runtime_description(runtime: str | None = None) -> str:
+    """Which runtime and device will run the model, without loading it (or TensorFlow)."""
+    if chosen_runtime(runtime) == "tensorflow":
+        return (f"TensorFlow ({RUNTIME_ENV}=tensorflow), on the GPU when TensorFlow sees one, "
+                "else the CPU")
+    from ..runtime.litert import litert_device
+
+    return litert_device()
+
+
 def load_image_encoder(runtime: str | None = None) -> ImageEncoder:
     """The shipped encoder on the chosen runtime."""
     if chosen_runtime(runtime) == "tensorflow":

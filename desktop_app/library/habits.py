@@ -25,7 +25,6 @@ detector is rebuilt from the stored embeddings and decisions (TagLibrary does th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,10 +55,7 @@ class DetectorFeatures(PhotoFeatures):
 
     def __init__(self, detector):
         self.detector = detector
-        digest = hashlib.sha256()
-        for a in (detector.mean, detector.std, detector.w, detector.b):
-            digest.update(np.ascontiguousarray(a).tobytes())
-        self.key = "detector-" + digest.hexdigest()[:16]
+        self.key = "detector-" + detector.fingerprint
         self.dim = len(detector.tags) + 1
         self.names = tuple("#" + k for k in detector.keys)
 

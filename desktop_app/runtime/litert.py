@@ -45,9 +45,10 @@ _announced = threading.Event()
 @contextlib.contextmanager
 def _quiet_native_stderr():
     """LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to the process's
-    stderr (fd 2) the first time it makes an interpreter, and has no switch for it: hide that
-    one line, which would otherwise open every `hashlens tag` run. Later interpreters print
-    nothing, so only the first is wrapped."""
+    stderr (fd 2) once, when the first model first runs, and has no switch for it: hide that
+    line, which would otherwise open every `hashlens tag` run. Only the process's first run is
+    wrapped (for those milliseconds anything else written to fd 2 is hidden too; the log file
+    is not affected)."""
     if _announced.is_set():
         yield
         return
@@ -67,6 +68,11 @@ def _quiet_native_stderr():
         os.close(saved)
 
 
+def litert_device(num_threads: int | None = None) -> str:
+    """What runs the models, for the status bar and `hashlens --version`."""
+    return f"LiteRT {litert_version()} on the CPU ({num_threads or cpu_threads()} threads)"
+
+
 class LiteModel:
     """One .tflite file, loaded once. `run` is thread-safe (calls take turns)."""
 
@@ -78,8 +84,7 @@ class LiteModel:
         if not self.path.is_file():
             raise ModelFileError(f"cannot read the model {self.path}: no such file")
         try:
-            with _quiet_native_stderr():
-                self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
             self._runner = self._interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{self.path} is not a model LiteRT can run ({exc})") from None
@@ -91,7 +96,7 @@ class LiteModel:
 
     @property
     def device(self) -> str:
-        return f"LiteRT {litert_version()} on the CPU ({self.num_threads} threads)"
+        return litert_device(self.num_threads)
 
     def run(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
         """Inputs by name -> outputs by name (fresh arrays, safe to keep)."""
@@ -104,6 +109,6 @@ class LiteModel:
             if a.ndim != len(shape) or any(s not in (-1, d) for s, d in zip(shape, a.shape, strict=True)):
                 raise ValueError(f"{self.path.name}: input {name} has shape {a.shape}, expected {shape}")
             feed[name] = a
-        with self._lock:
+        with self._lock, _quiet_native_stderr():
             out = self._runner(**feed)
         return {k: np.array(v, copy=True) for k, v in out.items()}

@@ -16,6 +16,7 @@ and the classifier alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -39,9 +40,19 @@ TFLITE_NAME = "tag_detector.tflite"
 Predict = Callable[[np.ndarray], np.ndarray]  # (n, dim) float32 -> (n, tags) probabilities
 
 
+def arrays_fingerprint(*arrays: np.ndarray) -> str:
+    """What identifies a detector's weights (mean, std, w, b as float32): the library keys its
+    habit sums by it, so that sums made with other weights are rebuilt, never misread."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
 class TagDetector:
-    def __init__(self, tags: list[tuple[str, ...]], dim: int, predict: Predict):
+    def __init__(self, tags: list[tuple[str, ...]], dim: int, predict: Predict, fingerprint: str):
         self.tags = tags
+        self.fingerprint = fingerprint
         self.keys = [words_key(t) for t in tags]
         self.index = {k: i for i, k in enumerate(self.keys)}
         self.dim = dim
@@ -58,7 +69,7 @@ class TagDetector:
         def predict(x: np.ndarray) -> np.ndarray:
             return 1.0 / (1.0 + np.exp(-(((x - mean) / std) @ w + b)))
 
-        return cls(tags, w.shape[0], predict)
+        return cls(tags, w.shape[0], predict, arrays_fingerprint(mean, std, w, b))
 
     @classmethod
     def from_folder_arrays(cls, folder: str | Path) -> TagDetector:
@@ -85,7 +96,7 @@ class TagDetector:
             else:
                 folder = Path(folder)
                 path = folder / TFLITE_NAME
-            tags = _read_tags(folder)
+            tags, fingerprint = _read_tags(folder), _read_meta(folder).get("fingerprint")
             model = LiteModel(path, num_threads=1)  # one small product: threads cost more than they save
         except ModelFileError as exc:
             raise TagDetectorError(str(exc)) from exc
@@ -94,7 +105,10 @@ class TagDetector:
         (dim,) = model.inputs["embedding"][0][1:]
         if model.run(embedding=np.zeros((1, dim), np.float32))["probs"].shape != (1, len(tags)):
             raise TagDetectorError(f"{path} does not fit the {len(tags)} tags of {folder / 'detector.json'}")
-        return cls(tags, dim, lambda x: model.run(embedding=x)["probs"])
+        if not isinstance(fingerprint, str):
+            raise TagDetectorError(f"{folder / 'detector.json'} has no weights fingerprint "
+                                   "(run build_scripts/convert_tflite.py)")
+        return cls(tags, dim, lambda x: model.run(embedding=x)["probs"], fingerprint)
 
     def probabilities(self, embedding: np.ndarray) -> np.ndarray | None:
         """P(tag) for every tag, of one embedding or of a stack of them (n, dim) at once; None
@@ -109,15 +123,20 @@ class TagDetector:
         return p[0] if single else p
 
 
-def _read_tags(folder: Path) -> list[tuple[str, ...]]:
+def _read_meta(folder: Path) -> dict:
     try:
         meta = json.loads((folder / "detector.json").read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT or meta.get("format_version") != 1:
-            raise TagDetectorError(f"{folder} is not a version-1 tag detector")
-        return [tuple(t) for t in meta["tags"]]
-    except TagDetectorError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
+        raise TagDetectorError(f"cannot read the tag detector in {folder}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("format_version") != 1:
+        raise TagDetectorError(f"{folder} is not a version-1 tag detector")
+    return meta
+
+
+def _read_tags(folder: Path) -> list[tuple[str, ...]]:
+    try:
+        return [tuple(t) for t in _read_meta(folder)["tags"]]
+    except (KeyError, TypeError) as exc:
         raise TagDetectorError(f"cannot read the tag detector in {folder}: {exc}") from exc
 
 

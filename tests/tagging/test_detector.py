@@ -64,10 +64,32 @@ def test_the_shipped_detector_loads_and_gives_probabilities():
 
 
 def test_a_damaged_detector_is_a_clear_error(tmp_path):
-    (tmp_path / "detector.json").write_text('{"format": "hashlens-tag-detector", "format_version": 1, "tags": []}')
-    (tmp_path / "weights.npz").write_bytes(b"not a zip")
-    with pytest.raises(TagDetectorError, match="cannot read the tag detector"):
+    import shutil
+
+    from desktop_app.paths import model_assets_dir
+
+    shipped = model_assets_dir() / "tag_detector"
+    shutil.copy(shipped / "detector.json", tmp_path)
+    (tmp_path / "tag_detector.tflite").write_bytes(b"not a model")
+    with pytest.raises(TagDetectorError, match="not a model LiteRT can run"):
         TagDetector.load(tmp_path)
+    (tmp_path / "tag_detector.tflite").unlink()
+    with pytest.raises(TagDetectorError, match="tag_detector.tflite: no such file"):
+        TagDetector.load(tmp_path)
+    shutil.copy(shipped / "tag_detector.tflite", tmp_path)
+    assert TagDetector.load(tmp_path).tags == TagDetector.load().tags
     (tmp_path / "detector.json").write_text('{"format": "something-else"}')
     with pytest.raises(TagDetectorError, match="not a version-1 tag detector"):
         TagDetector.load(tmp_path)
+
+
+def test_the_litert_detector_says_what_its_numpy_weights_say():
+    from desktop_app.paths import model_assets_dir
+
+    lite = TagDetector.load()
+    reference = TagDetector.from_folder_arrays(model_assets_dir() / "tag_detector")
+    x = np.random.default_rng(0).gamma(1.0, 0.5, size=(32, lite.dim)).astype(np.float32)
+    np.testing.assert_allclose(lite.probabilities(x), reference.probabilities(x), atol=1e-5)
+    np.testing.assert_allclose(lite.probabilities(x[0]), reference.probabilities(x[0]), atol=1e-5)
+    # The library keys its habit sums by the weights: the same for both forms.
+    assert lite.fingerprint == reference.fingerprint
