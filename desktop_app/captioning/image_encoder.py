@@ -68,7 +68,7 @@ class TensorFlowImageEncoder:
             model = build_encoder()
         self.model = model
         self._on_gpu = bool(tf.config.list_logical_devices("GPU"))
-        self.device = f"TensorFlow {tf.__version__} on {tensorflow_device()}"
+        self.device = f"TensorFlow {tf.__version__} · {tensorflow_device()}"
         self._encode = tf.function(self._encode_impl, input_signature=[
             tf.TensorSpec((None, input_size, input_size, 3), tf.uint8)], autograph=False)
 
@@ -91,17 +91,17 @@ class TensorFlowImageEncoder:
 
 
 def tensorflow_device() -> str:
-    """'the GPU (NVIDIA ...)' when TensorFlow sees one, else 'the CPU'. Imports TensorFlow."""
+    """'GPU (NVIDIA ...)' when TensorFlow sees one, else 'CPU'. Imports TensorFlow."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
-        return "the CPU"
+        return "CPU"
     try:
         name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
     except Exception:  # noqa: BLE001 - details are best-effort
         name = ""
-    return f"the GPU ({name})" if name else "the GPU"
+    return f"GPU ({name})" if name else "GPU"
 
 
 def chosen_runtime(runtime: str | None = None) -> str:
@@ -116,8 +116,7 @@ def chosen_runtime(runtime: str | None = None) -> str:
 def runtime_description(runtime: str | None = None) -> str:
     """Which runtime and device will run the model, without loading it (or TensorFlow)."""
     if chosen_runtime(runtime) == "tensorflow":
-        return (f"TensorFlow ({RUNTIME_ENV}=tensorflow), on the GPU when TensorFlow sees one, "
-                "else the CPU")
+        return f"TensorFlow ({RUNTIME_ENV}=tensorflow) · GPU when TensorFlow sees one, else CPU"
     from ..runtime.litert import litert_device
 
     return litert_device()

@@ -65,7 +65,7 @@ class BundleCaptioner:
     # -- public ---------------------------------------------------------------------------------
     @property
     def device(self) -> str:
-        """Which runtime and device run the encoder ("LiteRT 2.3.0 on the CPU (2 threads)")."""
+        """Which runtime and device run the encoder ("LiteRT 2.3.0 · CPU, 2 threads")."""
         return getattr(self.encoder, "device", "")
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -70,7 +70,7 @@ def _quiet_native_stderr():
 
 def litert_device(num_threads: int | None = None) -> str:
     """What runs the models, for the status bar and `hashlens --version`."""
-    return f"LiteRT {litert_version()} on the CPU ({num_threads or cpu_threads()} threads)"
+    return f"LiteRT {litert_version()} · CPU, {num_threads or cpu_threads()} threads"
 
 
 class LiteModel:

@@ -269,11 +269,12 @@ class MainWindow(QMainWindow):
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model_state, self.model_error = "ready", None
-        gpu = info.device.upper().startswith("GPU")
-        self.device_label.setText(f"Model {info.version or 'ready'} · {info.device if gpu else info.device + ', no GPU'}")
-        self.device_label.setToolTip(f"The captioning model {info.version} runs on the {info.device}." if gpu else
-                                     "TensorFlow found no GPU, so the model runs on the CPU: slower, but the same "
-                                     "captions.")
+        self.device_label.setText(f"Model ready · {info.device}")
+        tip = f"The captioning model ({info.version or 'unnamed'}) runs on {info.device}."
+        if info.device.startswith("LiteRT"):
+            tip += (" LiteRT is TensorFlow's on-device runtime: it runs the model on this computer's "
+                    "processor, no GPU needed, with the same captions as TensorFlow.")
+        self.device_label.setToolTip(tip)
         if self.banner.kind == "model":
             self.banner.hide()
         self._start_next_job()

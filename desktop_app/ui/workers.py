@@ -133,11 +133,11 @@ def batch_marks(total: int, batch_size: int) -> list[tuple[int, int]]:
 @dataclass
 class ModelInfo:
     version: str
-    device: str  # "LiteRT 2.3.0 on the CPU (2 threads)", "TensorFlow 2.21.0 on the GPU (...)"
+    device: str  # "LiteRT 2.3.0 · CPU, 2 threads", "TensorFlow 2.21.0 · GPU (NVIDIA ...)"
 
 
 def device_summary(captioner=None) -> str:
-    """Which runtime and device run the model ("LiteRT 2.3.0 on the CPU (2 threads)")."""
+    """Which runtime and device run the model ("LiteRT 2.3.0 · CPU, 2 threads")."""
     return str(getattr(captioner, "device", "") or "CPU")
 
 

@@ -145,12 +145,13 @@ def test_chip_tooltip_popularity_only_when_known():
     assert "popularity" not in tooltip_for(sug("library", "from your library", {"model": 0.3}))
 
 
-def test_status_bar_names_the_model_and_says_when_there_is_no_gpu(win):
-    win._model_loaded(ModelInfo("sat-mobilenet-1", "CPU"))
-    assert win.device_label.text() == "Model sat-mobilenet-1 · CPU, no GPU"
-    assert "no GPU" in win.device_label.toolTip()
-    win._model_loaded(ModelInfo("sat-mobilenet-1", "GPU (NVIDIA H200)"))
-    assert win.device_label.text() == "Model sat-mobilenet-1 · GPU (NVIDIA H200)"
+def test_status_bar_says_which_runtime_and_device_run_the_model(win):
+    win._model_loaded(ModelInfo("sat-mobilenet-1", "LiteRT 2.3.0 · CPU, 2 threads"))
+    assert win.device_label.text() == "Model ready · LiteRT 2.3.0 · CPU, 2 threads"
+    assert "sat-mobilenet-1" in win.device_label.toolTip()
+    assert "no GPU needed" in win.device_label.toolTip()
+    win._model_loaded(ModelInfo("sat-mobilenet-1", "TensorFlow 2.21.0 · GPU (NVIDIA H200)"))
+    assert win.device_label.text() == "Model ready · TensorFlow 2.21.0 · GPU (NVIDIA H200)"
     assert "NVIDIA H200" in win.device_label.toolTip()
 
 
