@@ -122,6 +122,23 @@ class Pipeline:
                 log.warning("tag library unavailable, suggestions are not personalised: %s", exc)
         return self._library
 
+    def warm_up(self) -> None:
+        """Load the model, then run it and the hashtag code once on a blank photo, so that the
+        first real photo is as quick as the later ones (the POS tagger, the word frequencies,
+        the tag detector and LiteRT's first run otherwise cost ~1 s on that photo). Errors
+        loading the model are raised; the rest is best-effort (the photo itself will say)."""
+        cap = self.captioner
+        try:
+            size = int(getattr(cap, "input_size", 224))
+            blank = cap.caption_batch(np.zeros((1, size, size, 3), np.uint8), beam=1)[0]
+            from .tagging import suggest_hashtags
+            from .tagging.extend import extend_for_photo
+
+            found = suggest_hashtags(blank, style=self.options.style, limit=self.options.top_k)
+            extend_for_photo(found, PhotoResult(path="", caption=blank))
+        except Exception:  # noqa: BLE001 - warming up is an optimisation, never a failure
+            log.debug("warm-up incomplete", exc_info=True)
+
     def close(self) -> None:
         if self._library is not None:
             self._library.close()

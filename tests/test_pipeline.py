@@ -73,3 +73,21 @@ def test_ranked_hashtags_keep_their_popularity_figure(tmp_path, pipe):
     res = pipe.tag_photo(make_photos(tmp_path / "in", n=1)[0])
     bear = next(h for h in res.hashtags if h.tag == "#teddybear")
     assert "popularity" in bear.parts and "model" in bear.parts
+
+
+def test_warm_up_loads_the_model_and_leaves_nothing_behind(tmp_path):
+    from desktop_app.tagging.postag import load_tagger
+
+    load_tagger.cache_clear()
+    pipe = Pipeline(captioner=FakeCaptioner(), library_dir=tmp_path)
+    pipe.warm_up()
+    assert load_tagger.cache_info().currsize == 1  # the first photo will not pay for it
+    assert not (tmp_path / "library.sqlite3").exists()  # nothing recorded, no library opened
+
+
+def test_warm_up_reports_a_broken_model(tmp_path):
+    from desktop_app.errors import ModelBundleError
+
+    (tmp_path / "model").mkdir()
+    with pytest.raises(ModelBundleError, match="incomplete"):
+        Pipeline(model=tmp_path / "model", use_library=False).warm_up()

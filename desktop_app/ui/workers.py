@@ -142,7 +142,9 @@ def device_summary(captioner=None) -> str:
 
 
 def load_model(pipeline) -> ModelInfo:
-    """Load the captioner (~0.3 s); run it in a worker. Raises what loading raises."""
+    """Load the captioner and warm up the tagging path (~1 s); run it in a worker. Raises what
+    loading the model raises."""
+    pipeline.warm_up()
     cap = pipeline.captioner
     return ModelInfo(str(getattr(cap, "version", "")), device_summary(cap))
 
