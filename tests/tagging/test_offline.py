@@ -78,3 +78,27 @@ def test_bundled_weights_are_plain_data():
     weights, tagdict, classes = postag.load_weights(postag.tagger_weights_path())
     assert {"NN", "NNS", "DT", "VBZ"} <= classes
     assert len(weights) > 1000
+
+
+def test_the_shipped_tagger_file_holds_phrasemachines_weights_exactly():
+    weights, tagdict, classes = postag.read_tagger(postag.tagger_path())
+    ref_weights, ref_tagdict, ref_classes = postag.load_weights(postag.tagger_weights_path())
+    assert weights == ref_weights and tagdict == ref_tagdict and set(classes) == ref_classes
+
+
+def test_a_damaged_or_foreign_tagger_file_is_refused(tmp_path):
+    import gzip
+
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(gzip.decompress(postag.tagger_path().read_bytes())[:200_000]))
+    with pytest.raises(postag.TaggerLoadError, match="cannot read the POS tagger"):
+        postag.read_tagger(cut)
+    evil = tmp_path / "evil.gz"
+    evil.write_bytes(gzip.compress(pickle.dumps({"format": "hashlens-pos-tagger", "format_version": 1,
+                                                 "features": 1}) + pickle.dumps(_Evil())))
+    with pytest.raises(postag.TaggerLoadError):
+        postag.read_tagger(evil)
+    other = tmp_path / "other.gz"
+    other.write_bytes(gzip.compress(pickle.dumps({"format": "something"})))
+    with pytest.raises(postag.TaggerLoadError, match="not a version-1 POS tagger"):
+        postag.read_tagger(other)
