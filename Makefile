@@ -53,9 +53,12 @@ bundle: setup
 	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN build_scripts/hashlens.spec
 	@du -sh dist/hashlens
 
-# Builds the bundle, then tags the shipped sample photo with it, headless (minutes; not in `make test`).
+# Builds the bundle, checks that no TensorFlow, Keras or h5py reached it (the app runs on LiteRT),
+# then tags the shipped sample photo with it, headless (minutes; not in `make test`).
 bundle-test: bundle
-	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 dist/hashlens/hashlens --self-test
+	@tf=$$(find dist/hashlens \( -iname '*tensorflow*' ! -iname '*tensorflow_lite*' \) -o -iname '*keras*' -o -iname 'h5py*'); \
+	 if [ -n "$$tf" ]; then echo "TensorFlow in the bundle (see hashlens.spec's excludes):"; echo "$$tf" | head; exit 1; fi
+	QT_QPA_PLATFORM=offscreen dist/hashlens/hashlens --self-test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
