@@ -257,6 +257,9 @@ def cmd_watch(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .captioning.image_encoder import require_tensorflow
+
+    require_tensorflow("training")
     from .captioning.train import run_training
 
     return run_training(args)

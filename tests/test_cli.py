@@ -140,3 +140,17 @@ def test_version_says_what_runs_the_model_and_where_the_licences_are(capsys, mon
     monkeypatch.setenv("HASHLENS_RUNTIME", "tensorflow")
     assert main(["--version"]) == 0
     assert "runs on: TensorFlow" in capsys.readouterr().out
+
+
+def test_train_without_tensorflow_says_how_to_get_it(tmp_path):
+    """As in the desktop bundle or a plain `pip install hashlens`: a clear error, no traceback."""
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = None  # as if not installed\n"
+        "from desktop_app.cli import main\n"
+        f"sys.exit(main(['train', '--data', {str(tmp_path)!r}, '--out', {str(tmp_path / 'm')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "training needs TensorFlow" in proc.stderr and "hashlens[train]" in proc.stderr
+    assert "Traceback" not in proc.stderr

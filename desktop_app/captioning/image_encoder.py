@@ -122,15 +122,23 @@ def runtime_description(runtime: str | None = None) -> str:
     return litert_device()
 
 
+def require_tensorflow(what: str):
+    """Import TensorFlow for `what` ("training"), or say how to install it (it is not in the
+    app's own install, nor in the desktop bundle)."""
+    try:
+        import tensorflow
+    except ImportError:
+        raise HashlensError(
+            f"{what} needs TensorFlow, which the app itself does not install: "
+            "pip install 'hashlens[train]' (or 'hashlens[gpu]' with an NVIDIA GPU). "
+            "The desktop bundle tags photos only.") from None
+    return tensorflow
+
+
 def load_image_encoder(runtime: str | None = None) -> ImageEncoder:
     """The shipped encoder on the chosen runtime."""
     if chosen_runtime(runtime) == "tensorflow":
-        try:
-            import tensorflow  # noqa: F401
-        except ImportError:
-            raise HashlensError(
-                f"{RUNTIME_ENV}=tensorflow needs TensorFlow: pip install 'hashlens[gpu]' (NVIDIA) "
-                "or 'hashlens[train]'") from None
+        require_tensorflow(f"{RUNTIME_ENV}=tensorflow")
         from ..runtime.registry import verified_path
         from .encoder import build_encoder
 
