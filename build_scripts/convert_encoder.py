@@ -263,6 +263,11 @@ inside the model.
 Converted with TensorFlow {tf_version} / Keras {keras_version}; on {n_check} random inputs the
 Keras model matches the frozen graph to a max abs difference of {diff_feats:.2e} on the
 Conv2d_13_pointwise features and {diff_logits:.2e} on the logits.
+
+The app does not load these weights when it tags photos: it runs the same model converted to
+LiteRT, `mobilenet_v1_imagenet.tflite`, made from them by `build_scripts/convert_tflite.py`
+(same captions on all 492 Flickr8k test photos). Both files are listed, with their sha256, in
+`model_assets/registry.json`.
 """
 
 
