@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" nice -n 19 python build_scripts/screenshots_real.py \
         [--out DIR] [--docs docs/screenshots] [--cancel-test] [MORE_PHOTOS ...]
 
-The real window, the real Pipeline (the bundle in model_assets/captioner/, TensorFlow) and a
+The real window, the real Pipeline (the bundle in model_assets/captioner/, on LiteRT) and a
 thread-pool runner, with a throw-away library and settings in a temporary folder. It adds the
 three shipped samples (resources/samples/*.jpg), waits for tagging with a deadline, selects a
 photo, clicks a caption word so its attention shows, and saves PNGs to --out.

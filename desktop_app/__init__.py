@@ -1,7 +1,7 @@
 """hashlens: local-first photo captions and hashtags that learn what you like.
 
-Importing this package is cheap: TensorFlow and Qt are imported only by the modules that need
-them (`desktop_app.captioning.*` model code and `desktop_app.ui.*`).
+Importing this package is cheap: Qt, LiteRT and TensorFlow (training only) are imported only by
+the modules that need them (`desktop_app.captioning.*` model code and `desktop_app.ui.*`).
 """
 
 import os

@@ -1,7 +1,7 @@
 """The `hashlens` command. Thin: parses arguments and calls the shared core.
 
 Never imports Qt (only `hashlens` with no command opens the GUI, and imports it then), and
-imports TensorFlow only through the captioner, when a photo needs a caption.
+imports TensorFlow only for `hashlens train` (tagging runs the models on LiteRT).
 """
 
 from __future__ import annotations
