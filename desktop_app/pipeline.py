@@ -20,6 +20,7 @@ from .errors import HashlensError, ImageLoadError, LibraryError
 from .fingerprint import bytes_hash, content_hash
 from .imaging import iter_image_files, load_for_model
 from .results import MAX_HASHTAGS, PhotoResult
+from .runtime.threads import cpu_threads, numpy_threads
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ class _Loaded:
 
 def decode_workers() -> int:
     """Threads that decode photos: the usable cores (at least 2, so decoding overlaps)."""
-    from .runtime.litert import cpu_threads
-
     return max(2, min(8, cpu_threads()))
 
 
@@ -179,9 +178,13 @@ class Pipeline:
                 if should_cancel and should_cancel():
                     return
                 loaded = [f.result() for f in pending]
-                if i + 1 < len(batches):
+                decoding = i + 1 < len(batches)
+                if decoding:
                     pending = [pool.submit(_load, p, size) for p in batches[i + 1]]
-                for result in self._tag_loaded(loaded):
+                # NumPy gets the other cores only when no photo is being decoded on them.
+                with numpy_threads(1 if decoding else cpu_threads()):
+                    results = self._tag_loaded(loaded)
+                for result in results:
                     done += 1
                     failed += 0 if result.ok else 1
                     yield result

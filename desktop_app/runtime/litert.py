@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
+from .threads import cpu_threads
 
 DISTRIBUTION = "ai-edge-litert"
 
@@ -29,14 +30,6 @@ def litert_version() -> str:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:  # a frozen bundle may not carry the metadata
         return "unknown"
-
-
-def cpu_threads() -> int:
-    """Threads for the interpreter: the cores this process may use (XNNPACK runs on them)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
-        return max(1, os.cpu_count() or 1)
 
 
 _announced = threading.Event()
