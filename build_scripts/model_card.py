@@ -102,9 +102,10 @@ def main() -> None:
                 "python -m bench.tag_quality --split test --predictions tags.jsonl`.", ""]
     if a.speed and a.speed.exists():
         out += ["## Speed and memory (2 CPU cores)", "```", a.speed.read_text().strip(), "```",
-                "Reproduce: `python -m bench.captioner_speed` (peers: random weights of the same "
-                "shapes; deeprnn decodes with the same NumPy step, the tutorial's GRU with its "
-                "TensorFlow step).", ""]
+                "Reproduce: `python -m bench.captioner_speed` (every figure through the app's "
+                "`Pipeline.tag_paths`; hashlens-tf: the same model with the TensorFlow encoder; "
+                "peers: random weights of the same shapes, on TensorFlow; deeprnn decodes with the "
+                "same NumPy step, the tutorial's GRU with its TensorFlow step).", ""]
     if a.notes and a.notes.exists():
         out += [a.notes.read_text().strip(), ""]
     out += ["## Where the model looks", "Each word's attention over the photo (light = attended), "
