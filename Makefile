@@ -45,7 +45,7 @@ lint: setup-dev
 	$(BIN)/ruff check desktop_app tests bench build_scripts
 
 bench: setup-dev
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.captioner_speed
 
 # A one-folder desktop app in dist/hashlens/ that runs without Python (build_scripts/hashlens.spec).
 bundle: setup
