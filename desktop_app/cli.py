@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix", action=argparse.BooleanOptionalAction, default=True,
                    help="over 30 approved tags: keep a mix of broad, medium and niche ones "
                    "(default) rather than the first 30")
+    p.add_argument("--sidecar-name", choices=["append", "replace"], default="append",
+                   help="xmp: name a new sidecar photo.jpg.xmp (append: darktable, digiKam; default) "
+                   "or photo.xmp (replace: Lightroom); an existing one is updated under either name")
     _add_library(p)
 
     p = sub.add_parser("trends", help="trending hashtag lists: import, list, clear")

@@ -90,7 +90,8 @@ def run_export(args) -> int:
             if not r.tags:
                 continue
             try:
-                out = write_sidecar(r.path, r.tags, r.caption if args.with_caption else None)
+                out = write_sidecar(r.path, r.tags, r.caption if args.with_caption else None,
+                                    style=getattr(args, "sidecar_name", "append"))
                 print(out)
             except (OSError, ValueError) as exc:
                 failed += 1

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..export.xmp import SIDECAR_NAMES
 from ..results import MAX_HASHTAGS
 
 STYLES = ("joined", "underscored")
@@ -38,6 +39,7 @@ class AppSettings:
     theme: str = "system"
     auto_approve: int = 0  # watched photos: approve suggestions scoring at least this %; 0 = off
     write_xmp: bool = False  # watched photos: write an XMP sidecar with the approved tags
+    sidecar_name: str = "append"  # new sidecars: photo.jpg.xmp (darktable, digiKam) or photo.xmp
 
     def validated(self) -> AppSettings:
         """A copy with every value in range (settings files get hand-edited)."""
@@ -51,6 +53,7 @@ class AppSettings:
             theme=self.theme if self.theme in THEMES else "system",
             auto_approve=min(100, max(0, int(self.auto_approve))),
             write_xmp=bool(self.write_xmp),
+            sidecar_name=self.sidecar_name if self.sidecar_name in SIDECAR_NAMES else "append",
         )
 
 
@@ -143,6 +146,13 @@ class SettingsDialog(QDialog):
         self.write_xmp = QCheckBox("Write an XMP sidecar with the approved hashtags")
         self.write_xmp.setChecked(settings.write_xmp)
         form.addRow("Watched photos", self.write_xmp)
+        self.sidecar_name = QComboBox()
+        self.sidecar_name.addItem("photo.jpg.xmp (darktable, digiKam)", "append")
+        self.sidecar_name.addItem("photo.xmp (Lightroom)", "replace")
+        self.sidecar_name.setCurrentIndex(max(0, self.sidecar_name.findData(settings.sidecar_name)))
+        self.sidecar_name.setToolTip("The name of a new XMP sidecar; an existing one is updated "
+                                     "under either name")
+        form.addRow("New sidecars", self.sidecar_name)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -176,4 +186,5 @@ class SettingsDialog(QDialog):
             theme=self.theme.currentData(),
             auto_approve=self.auto_approve.value(),
             write_xmp=self.write_xmp.isChecked(),
+            sidecar_name=self.sidecar_name.currentData(),
         ).validated()

@@ -24,6 +24,7 @@ def watch_options(settings) -> WatchOptions:
     return WatchOptions(
         auto_approve=settings.auto_approve / 100.0 if settings.auto_approve > 0 else None,
         write_xmp=bool(settings.write_xmp),
+        sidecar_name=settings.sidecar_name,
     )
 
 

@@ -714,7 +714,8 @@ class MainWindow(QMainWindow):
         rows = self.export_rows()
         if fmt == "xmp":
             desc = self.settings.with_caption
-            return [write_sidecar(r.path, r.tags, r.caption if desc else None) for r in rows]
+            return [write_sidecar(r.path, r.tags, r.caption if desc else None, self.settings.sidecar_name)
+                    for r in rows]
         text = to_csv(rows) if fmt == "csv" else to_txt(rows, self.settings.with_caption)
         Path(target).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
         return [Path(target)]

@@ -44,6 +44,7 @@ class WatchOptions:
     rescan_s: float = 60.0  # how often a folder without a live watch is scanned
     auto_approve: float | None = None  # approve suggestions scoring at least this (0..1)
     write_xmp: bool = False  # write an XMP sidecar with the approved tags next to the photo
+    sidecar_name: str = "append"  # a new sidecar: photo.jpg.xmp ("append") or photo.xmp ("replace")
 
 
 @dataclass
@@ -318,7 +319,7 @@ class WatchService:
             from ..export.xmp import write_sidecar
 
             try:
-                out.sidecar = str(write_sidecar(res.path, approved))
+                out.sidecar = str(write_sidecar(res.path, approved, style=self.options.sidecar_name))
             except (OSError, ValueError) as exc:
                 out.error = f"could not write the XMP sidecar: {exc}"
         return out
