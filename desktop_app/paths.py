@@ -13,11 +13,16 @@ ENV_HOME = "HASHLENS_HOME"
 
 
 def _root() -> Path:
-    """The folder holding model_assets/ and resources/ (the repo, or a PyInstaller bundle)."""
+    """The folder holding model_assets/ and resources/: a PyInstaller bundle's, the checkout's
+    (source and editable installs), or <prefix>/share/hashlens of a `pip install hashlens`."""
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return Path(bundle)
-    return Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "model_assets").is_dir():
+        return checkout
+    installed = Path(sys.prefix) / "share" / APP_NAME
+    return installed if installed.is_dir() else checkout
 
 
 def model_assets_dir() -> Path:

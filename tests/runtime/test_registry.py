@@ -88,3 +88,18 @@ def test_a_verified_file_is_hashed_once_until_it_changes(assets, monkeypatch):
     registry.verified_path("tag_detector")
     registry.verified_path("tag_detector")
     assert len(calls) == 1
+
+
+def test_a_pip_install_carries_every_runtime_model_and_the_notices():
+    """pyproject's data-files (what `pip install hashlens` puts under share/hashlens) list every
+    file tagging loads, and every file they list exists."""
+    import tomllib
+
+    root = model_assets_dir().parent
+    data_files = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    listed = {pattern for patterns in data_files.values() for pattern in patterns}
+    for pattern in listed:
+        assert list(root.glob(pattern)), pattern
+    for e in registry.read_registry().values():
+        assert (f"model_assets/{e.file}" in listed) == (e.role == "runtime"), e.file
+    assert {"LICENSE", "THIRD_PARTY_NOTICES.md", "model_assets/registry.json"} <= listed
