@@ -28,6 +28,12 @@ def _add_library(p: argparse.ArgumentParser) -> None:
                    help="folder of the tag library (default: $HASHLENS_HOME or the user data dir)")
 
 
+def _add_sidecar_name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sidecar-name", choices=["append", "replace"], default="append",
+                   help="xmp: name a new sidecar photo.jpg.xmp (append: darktable, digiKam; default) "
+                   "or photo.xmp (replace: Lightroom); an existing one is updated under either name")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hashlens",
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="approve suggested hashtags scoring at least T (0..1; default: never)")
     p.add_argument("--xmp", action="store_true",
                    help="write an XMP sidecar next to each photo when tags are approved")
+    _add_sidecar_name(p)
     _add_library(p)
 
     p = sub.add_parser("library", help="the tag library: stats, export, import")
@@ -92,9 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix", action=argparse.BooleanOptionalAction, default=True,
                    help="over 30 approved tags: keep a mix of broad, medium and niche ones "
                    "(default) rather than the first 30")
-    p.add_argument("--sidecar-name", choices=["append", "replace"], default="append",
-                   help="xmp: name a new sidecar photo.jpg.xmp (append: darktable, digiKam; default) "
-                   "or photo.xmp (replace: Lightroom); an existing one is updated under either name")
+    _add_sidecar_name(p)
     _add_library(p)
 
     p = sub.add_parser("trends", help="trending hashtag lists: import, list, clear")

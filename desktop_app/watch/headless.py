@@ -56,7 +56,8 @@ def run_watch(args, pipeline=None, stop_event: threading.Event | None = None,
         pipeline = Pipeline(model=getattr(args, "model", None), library_dir=getattr(args, "library", None))
     threshold = getattr(args, "auto_approve", None)
     if options is None:
-        options = WatchOptions(auto_approve=threshold, write_xmp=bool(getattr(args, "xmp", False)))
+        options = WatchOptions(auto_approve=threshold, write_xmp=bool(getattr(args, "xmp", False)),
+                               sidecar_name=getattr(args, "sidecar_name", "append"))
     stop = stop_event or threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
