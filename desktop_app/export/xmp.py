@@ -169,7 +169,9 @@ def _split_root(text: str) -> tuple[str, str, str]:
         raise ValueError("not an XMP file (no element)")
     data = text.encode("utf-8")  # expat's byte offsets are into the UTF-8 text
     begin, end_tag = bounds[0], bounds[1]
-    stop = data.index(b">", end_tag) + 1  # the end tag's '>' (an empty root's own '>')
+    stop = data.find(b">", max(end_tag, begin)) + 1  # the end tag's '>' (an empty root's own '>')
+    if stop == 0:
+        raise ValueError("not an XMP file (cannot find where its root element ends)")
     return data[:begin].decode("utf-8"), data[begin:stop].decode("utf-8"), data[stop:].decode("utf-8")
 
 

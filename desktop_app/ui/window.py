@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections import OrderedDict
 from dataclasses import replace
@@ -709,16 +710,24 @@ class MainWindow(QMainWindow):
     def export_rows(self) -> list[ExportRow]:
         return [ExportRow(str(it.path), it.caption, it.kept()) for it in self.model.items if it.kept()]
 
-    def export_to(self, target: str, fmt: str) -> list[Path]:
-        """Write the batch's approved hashtags; xmp writes one sidecar per photo."""
+    def export_to(self, target: str, fmt: str) -> tuple[list[Path], list[str]]:
+        """Write the batch's approved hashtags -> (files written, problems). xmp writes one
+        sidecar per photo and goes on past a photo whose sidecar cannot be written (read-only,
+        not an XMP file, ...): each becomes a problem naming the photo."""
         rows = self.export_rows()
         if fmt == "xmp":
             desc = self.settings.with_caption
-            return [write_sidecar(r.path, r.tags, r.caption if desc else None, self.settings.sidecar_name)
-                    for r in rows]
+            written, problems = [], []
+            for r in rows:
+                try:
+                    written.append(write_sidecar(r.path, r.tags, r.caption if desc else None,
+                                                 self.settings.sidecar_name))
+                except (OSError, ValueError) as exc:
+                    problems.append(f"{Path(r.path).name}: {exc}")
+            return written, problems
         text = to_csv(rows) if fmt == "csv" else to_txt(rows, self.settings.with_caption)
         Path(target).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
-        return [Path(target)]
+        return [Path(target)], []
 
     def export_dialog(self) -> None:
         if not self.export_rows():
@@ -732,11 +741,21 @@ class MainWindow(QMainWindow):
             return
         fmt = filters.get(chosen, "txt")
         try:
-            written = self.export_to(target, fmt)
+            written, problems = self.export_to(target, fmt)
         except (OSError, ValueError) as exc:
             self.show_error(f"<b>Export failed:</b> {exc}")
             return
-        self.notify(f"Exported to {written[0]}" if len(written) == 1 else f"Wrote {len(written)} XMP sidecars.")
+        if fmt == "xmp":
+            done = f"Wrote {len(written)} XMP sidecar{'' if len(written) == 1 else 's'}."
+            if problems:
+                listed = "<br>".join(html.escape(p) for p in problems[:10])
+                more = f"<br>… and {len(problems) - 10} more" if len(problems) > 10 else ""
+                self.show_error(f"<b>{done} {len(problems)} could not be written</b> (left as they "
+                                f"were):<br>{listed}{more}")
+            else:
+                self.notify(done)
+            return
+        self.notify(f"Exported to {written[0]}")
 
     # -- settings ------------------------------------------------------------------------
     def _apply_options(self, s: AppSettings) -> None:

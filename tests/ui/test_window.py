@@ -211,9 +211,26 @@ def test_export_txt_csv_and_xmp(window, photos, tmp_path):
     assert "#teddybear" in out.read_text()
     window.export_to(str(tmp_path / "tags.txt"), "txt")
     assert (tmp_path / "tags.txt").read_text() == "#teddybear\n"
-    (sidecar,) = window.export_to("", "xmp")
-    assert sidecar == photos[0].with_name("photo0.jpg.xmp")
+    (sidecar,), problems = window.export_to("", "xmp")
+    assert sidecar == photos[0].with_name("photo0.jpg.xmp") and problems == []
     assert "<rdf:li>teddybear</rdf:li>" in sidecar.read_text()
+
+
+def test_xmp_export_goes_on_past_a_read_only_sidecar_and_names_it(window, photos):
+    ready_window(window, photos)
+    for photo in photos[:2]:
+        window.grid.select_row(window.model.row_of(photo))
+        window.decide("#teddybear", "approve")
+    locked = photos[0].with_name("photo0.jpg.xmp")
+    from desktop_app.export.xmp import xmp_packet
+
+    locked.write_text(xmp_packet(["holiday"]))
+    locked.chmod(0o444)
+    before = locked.read_bytes()
+    written, problems = window.export_to("", "xmp")
+    assert written == [photos[1].with_name("photo1.jpg.xmp")]
+    assert len(problems) == 1 and problems[0].startswith("photo0.jpg:") and "read-only" in problems[0]
+    assert locked.read_bytes() == before and (locked.stat().st_mode & 0o777) == 0o444
 
 
 def test_library_view_shows_preferences_and_edits_rules(window, photos, library):
