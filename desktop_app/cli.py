@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sidecar_name(p)
     _add_library(p)
 
-    p = sub.add_parser("library", help="the tag library: stats, export, import")
+    p = sub.add_parser("library", help="the tag library: stats, export, import, check, repair")
     lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True, parser_class=_Parser)
     q = lsub.add_parser("stats", help="counts of photos, decisions and tags")
     q.add_argument("--json", action="store_true")
@@ -89,6 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_library(q)
     q = lsub.add_parser("import", help="merge a JSON backup into the library")
     q.add_argument("file", metavar="FILE")
+    _add_library(q)
+    q = lsub.add_parser("check", help="is the library damaged? (SQLite's integrity_check; "
+                        "exit 1 when damaged)",
+                        description="Check the whole library file with SQLite's integrity_check "
+                        "(seconds for a large library), read-only. Exit 0: intact; 1: damaged "
+                        "(what SQLite found is listed; `hashlens library repair` recovers).")
+    q.add_argument("--quick", action="store_true",
+                   help="quick_check: skips comparing each index with its table (faster)")
+    q.add_argument("--json", action="store_true")
+    _add_library(q)
+    q = lsub.add_parser("repair", help="copy what can be read of a damaged library into a new "
+                        "one (the damaged file is kept)",
+                        description="Copy everything SQLite can still read of a damaged library "
+                        "into a new library, rebuild what is derived from the decisions, check "
+                        "it, and put it in place; the damaged file is kept beside it as "
+                        "library.sqlite3.damaged-DATE and never written. Close the app and any "
+                        "`hashlens watch` first.")
+    q.add_argument("--output", metavar="DIR",
+                   help="write the repaired library into DIR instead (the damaged one stays "
+                   "where it is)")
+    q.add_argument("--force", action="store_true",
+                   help="rebuild the library even when SQLite finds no damage")
+    q.add_argument("--json", action="store_true")
     _add_library(q)
 
     p = sub.add_parser("export", help="write approved hashtags for Instagram, txt, csv or XMP")
@@ -225,10 +248,69 @@ def _open_library(folder):
     from .library.store import TagLibrary
     from .paths import data_dir
 
-    return TagLibrary.open(data_dir(folder))
+    # stats and export may not write: SQLite's check runs before a write (an import's) instead
+    lib = TagLibrary.open(data_dir(folder), background_check=False)
+    if lib.note:
+        print(f"hashlens: note: {lib.note}", file=sys.stderr)
+    return lib
+
+
+def _library_check(args) -> int:
+    from .library import integrity
+    from .paths import data_dir
+
+    found = integrity.diagnose(data_dir(args.library) / integrity.DB_NAME, full=not args.quick)
+    if args.json:
+        print(json.dumps(found.to_json()))
+    elif found.ok:
+        print(f"{found.path}: intact (SQLite's {found.check}: ok, {found.seconds:.1f} s)")
+    else:
+        print(f"{found.path}: DAMAGED")
+        for line in found.findings or (f"{found.error}{': ' + found.detail if found.detail else ''}",):
+            print(f"  {line}")
+    if not found.ok:
+        print(f"hashlens: {found.message()}", file=sys.stderr)
+    return EXIT_OK if found.ok else EXIT_FAILED
+
+
+def _library_repair(args) -> int:
+    from .library import integrity
+    from .paths import data_dir
+
+    report = integrity.repair(data_dir(args.library), output=args.output, force=args.force)
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return EXIT_OK
+    if not report.done:
+        print(f"{report.path}: intact ({report.before.what}); nothing to repair "
+              "(--force rebuilds it anyway)")
+        return EXIT_OK
+    print(f"repaired the tag library: {report.output}")
+    if not report.before.ok:
+        print(f"  found: {report.before.what}")
+    if report.source:
+        print(f"  read: {report.source}")
+    for table, t in report.tables.items():
+        if not (t.read or t.unreadable):
+            continue
+        extra = [f"{n} {what}" for n, what in (
+            (t.unreadable, "unreadable parts skipped"), (t.indexed, "read through an index"),
+            (t.partial, "saved in part"), (t.invalid, "with damaged values left out"),
+            (t.orphans, "of lost photos left out")) if n]
+        print(f"  {table}: {t.copied} kept" + (f" ({', '.join(extra)})" if extra else ""))
+    print(f"  SQLite's integrity_check of the new library: {'; '.join(report.after)}")
+    if report.kept is not None:
+        print(f"  the damaged file is kept as {report.kept} (it was not changed)")
+    else:
+        print(f"  the damaged library was left as it is at {report.path}")
+    return EXIT_OK
 
 
 def cmd_library(args) -> int:
+    if args.library_command == "check":
+        return _library_check(args)
+    if args.library_command == "repair":
+        return _library_repair(args)
     with _open_library(args.library) as lib:
         if args.library_command == "stats":
             stats = lib.stats()

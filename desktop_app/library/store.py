@@ -10,24 +10,31 @@ Safety:
   whose call returned survives a killed process (and a power cut), and a killed write leaves
   the previous state. Writers from other processes (the GUI and the CLI at once) wait up to
   `busy_timeout` seconds for the lock instead of failing.
-- A file that is not a SQLite database, is truncated, belongs to another program, or has a newer
-  schema is refused with a LibraryError *before anything is written*; the file is never
-  rewritten or replaced. Before a schema migration the old file is copied to
-  `library.sqlite3.v{N}.bak`.
+- Damage is what SQLite says, never a guess from the file's bytes (integrity.py): an error it
+  returns (malformed, not a database) is confirmed with its quick_check on a separate read-only
+  connection, and a quick_check of the whole file starts in the background at open; the first
+  write waits for its verdict. Nothing is written to a library SQLite calls damaged, and the
+  message says what was found and to run `hashlens library repair` (which copies what can be
+  read into a new library and keeps the damaged file). A file of another program or with a newer
+  schema is refused *before anything is written*; the file is never rewritten or replaced.
+  Before a schema migration the old file is copied to `library.sqlite3.v{N}.bak`.
+- A library that cannot be written (a read-only file or folder) opens read-only, with `note`
+  saying so: stats, export and ranking work, nothing is recorded.
 - Derived tables (photo_tags, tag_stats, tag_pairs, suggest_seen, suggest_pairs, and the habit
   models' sums habit_gram / habit_sums) are updated in the same transaction as the log, and
   `rebuild_aggregates()` recomputes them from the log.
 - The weights of the score's parts are learned online (ranking.sgd_update) and kept in `meta`.
 
-Start-up reads nothing but the header and the schema version; the neighbour index is loaded on
-the first `rank` with an embedding (only photos with decisions, projected to 128 dims: 50 MB
-and ~1-2 s at 100k photos).
+Start-up reads nothing but the schema (the check runs on its own thread); the neighbour index
+is loaded on the first `rank` with an embedding (only photos with decisions, projected to 128
+dims: 50 MB and ~1-2 s at 100k photos).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -42,14 +49,22 @@ import numpy as np
 
 from ..errors import LibraryError
 from ..results import HashtagSuggestion, PhotoResult
-from . import habits, migrations, ranking
+from . import habits, integrity, migrations, ranking
+from .import_check import (
+    MAX_WEIGHT_ABS,
+    ImportCheckError,
+    PhotoImport,
+    RuleImport,
+    check_photo,
+    is_valid_tag,
+    load_export,
+)
 from .neighbours import NeighbourIndex, exact_similarities, project_raw
 from .ranking import POSITIVE_STATES, RankingConfig, TagEvidence
 
 DB_NAME = "library.sqlite3"
 EXPORT_FORMAT = "hashlens-library"
 EXPORT_VERSION = 1
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _MAX_VARS = 900  # stay under SQLITE_MAX_VARIABLE_NUMBER of old builds
 _ACTIONS = (
     ("approve", "approved"),
@@ -193,32 +208,40 @@ def _decode_embedding(blob: bytes, dtype: str) -> np.ndarray:
     return np.frombuffer(blob, dtype="<" + (dtype or "f2")).astype(np.float32)
 
 
-def _check_header(db: Path) -> None:
-    """Refuse files that are not (whole) SQLite databases without opening them for writing."""
-    try:
-        size = db.stat().st_size
-        if size == 0:
-            return  # an empty file is a new database to SQLite
-        with open(db, "rb") as fh:
-            header = fh.read(100)
-    except OSError as exc:
-        raise LibraryError(f"cannot read the tag library {db}: {exc.strerror or exc}") from None
-    damaged = (
-        f"the tag library {db} is damaged or not a hashlens library; it was left untouched. "
-        "Move it away (a new library is then created) or restore a backup with "
-        "`hashlens library import`."
-    )
-    if len(header) < 100 or header[:16] != _SQLITE_MAGIC:
-        raise LibraryError(damaged)
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    change = int.from_bytes(header[24:28], "big")
-    valid_for = int.from_bytes(header[92:96], "big")
-    if page_size < 512 or page_size & (page_size - 1):
-        raise LibraryError(damaged)
-    if pages and change == valid_for and size < pages * page_size:
-        raise LibraryError(damaged + " (the file is truncated)")
+def _error_text(db: Path, exc: sqlite3.Error, action: str | None,
+                ) -> tuple[str, integrity.Diagnosis | None]:
+    """A SQLite error as a message the user can act on, and SQLite's diagnosis when it said the
+    file is damaged (confirmed by its check on a fresh connection: never guessed)."""
+    msg = str(exc).lower()
+    where = f"the tag library {db}"
+    doing = f"{action} failed" if action else "opening it failed"
+    if integrity.is_damage(exc):
+        try:
+            found = integrity.diagnose(db)
+            if found.ok:  # e.g. an index that disagrees with its table: only the full check sees it
+                found = integrity.diagnose(db, full=True)
+        except LibraryError as err:
+            return (f"{where}: {doing}: SQLite says {exc}, and checking the file failed too "
+                    f"({err})"), None
+        if found.ok:
+            return (f"{where}: {doing}: SQLite said '{exc}', but its integrity_check finds the "
+                    "file intact; try again (`hashlens library check` checks it)"), None
+        return found.message(action), found
+    if "locked" in msg or "busy" in msg:
+        text = (f"{where} is busy: another hashlens (the app or a command) has held it "
+                "locked for too long; try again")
+    elif "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+        text = (f"cannot write {where}: it is read-only ({exc}); check the permissions of the "
+                "file and its folder")
+    elif "full" in msg:
+        text = f"cannot write {where}: the disk is full"
+    else:
+        text = f"{where}: {doing}: {exc}"
+    return text, None
+
+
+class _CannotWrite(Exception):
+    """SQLite cannot write where the system said it could (ACLs, a read-only mount)."""
 
 
 class TagLibrary:
@@ -243,6 +266,9 @@ class TagLibrary:
         self.config = config or RankingConfig()
         self.clock = clock
         self.readonly = readonly
+        self.note: str | None = None  # e.g. why it is open read-only
+        self._verdict: integrity.Diagnosis | None = None  # SQLite's check, once known
+        self._bg_check: integrity.BackgroundCheck | None = None
         self._lock = threading.RLock()
         self._index: NeighbourIndex | None = None
         self._index_dim_in = 0
@@ -265,50 +291,75 @@ class TagLibrary:
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
         habit_features: habits.PhotoFeatures | None | str = "default",
+        background_check: bool = True,
     ) -> TagLibrary:
         """Open (creating if needed) the library in `folder`/library.sqlite3.
 
         Raises LibraryError, leaving any existing file as it was, when the folder or file cannot
-        be created or written, the file is damaged or not ours, its schema is newer than this
-        version of hashlens, or another process holds it locked longer than `busy_timeout`.
+        be created, SQLite says the file is damaged or not a database, it is another program's,
+        its schema is newer than this version of hashlens, or another process holds it locked
+        longer than `busy_timeout`. A library that cannot be written (a read-only file or
+        folder) opens read-only, with `note` saying so. SQLite's quick_check of the whole file
+        starts in the background (`background_check`; else it runs at the first write, as
+        short-lived commands that may not write want); the first write waits for its verdict.
         """
         folder = Path(folder).expanduser()
         db = folder / DB_NAME
+        note = None
         if readonly:
             if not db.exists():
                 raise LibraryError(f"there is no tag library at {db}")
         else:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise LibraryError(
-                    f"cannot create the tag library folder {folder}: {exc.strerror or exc}"
-                ) from None
-        if db.exists():
-            _check_header(db)
+            problem = integrity.access_problem(db) if db.exists() else None
+            if problem:
+                readonly, note = True, cls._readonly_note(db, problem)
+            else:
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise LibraryError(
+                        f"cannot create the tag library folder {folder}: {exc.strerror or exc}"
+                    ) from None
+        kw = dict(config=config, clock=clock, busy_timeout=busy_timeout,
+                  habit_features=habit_features, background_check=background_check)
+        try:
+            return cls._open(db, readonly, note, **kw)
+        except _CannotWrite as exc:
+            return cls._open(db, True, cls._readonly_note(db, str(exc)), **kw)
+
+    @staticmethod
+    def _readonly_note(db: Path, why: str) -> str:
+        return (f"the tag library {db} cannot be written ({why}): it is open read-only, so "
+                "nothing is recorded")
+
+    @classmethod
+    def _open(cls, db: Path, readonly: bool, note: str | None, *, busy_timeout: float,
+              background_check: bool, **kw) -> TagLibrary:
+        existed = db.exists()
         try:
             if readonly:
-                conn = sqlite3.connect(
-                    f"{db.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    timeout=busy_timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                conn = integrity.connect_readonly(db, timeout=busy_timeout)
             else:
                 conn = sqlite3.connect(
                     str(db), timeout=busy_timeout, isolation_level=None, check_same_thread=False
                 )
         except sqlite3.Error as exc:
-            raise LibraryError(f"cannot open the tag library {db}: {exc}") from None
-        lib = cls(conn, db, config=config, clock=clock, readonly=readonly,
-                  habit_features=habit_features)
+            raise LibraryError(_error_text(db, exc, None)[0]) from None
+        lib = cls(conn, db, readonly=readonly, **kw)
+        lib.note = note
         try:
-            with lib._guard("open"):
-                lib._prepare()
+            with lib._guard(None):
+                try:
+                    lib._prepare()
+                except sqlite3.Error as exc:
+                    if existed and not readonly and integrity.is_access_error(exc):
+                        raise _CannotWrite(str(exc)) from None
+                    raise
         except BaseException:
             conn.close()
             raise
+        if background_check and not readonly and lib._verdict is None:
+            lib._bg_check = integrity.BackgroundCheck(db).start()
         return lib
 
     def _prepare(self) -> None:
@@ -330,16 +381,24 @@ class TagLibrary:
         if self.readonly:
             if version < migrations.SCHEMA_VERSION:
                 raise LibraryError(
-                    f"the tag library {self.path} needs an upgrade; open it without read-only"
+                    f"the tag library {self.path} needs an upgrade (schema {version} to "
+                    f"{migrations.SCHEMA_VERSION}), which needs write access: "
+                    + (f"{self.note}" if self.note else "open it without read-only")
                 )
             return
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # e.g. a network drive: still safe, just slower
-            conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("PRAGMA cell_size_check = ON")  # (cheap) more damage found as pages are read
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode != "wal":
+            if n_tables:  # switching writes the file: not one SQLite calls damaged
+                self._require_intact(None)
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            if mode != "wal":  # e.g. a network drive: still safe, just slower
+                conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         if migrations.pending(version):
             if version > 0:
+                self._require_intact("upgrade the library")
                 self._backup(self.path.with_name(f"{self.path.name}.v{version}.bak"))
             migrations.migrate(conn)
 
@@ -354,6 +413,9 @@ class TagLibrary:
         os.replace(tmp, target)
 
     def close(self) -> None:
+        bg, self._bg_check = self._bg_check, None
+        if bg is not None:
+            bg.cancel()  # interrupts SQLite's check (a large library takes seconds)
         with self._lock:
             if self._conn is not None:
                 try:
@@ -370,32 +432,49 @@ class TagLibrary:
 
     # -- transactions and errors -----------------------------------------------------------
     @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        """Turn SQLite errors into LibraryError with a message the user can act on."""
+    def _guard(self, action: str | None) -> Iterator[None]:
+        """Turn SQLite errors into LibraryError with a message the user can act on; when SQLite
+        says the file is damaged, its check says what it found and no write follows."""
         try:
             yield
         except LibraryError:
             raise
         except sqlite3.Error as exc:
-            msg = str(exc).lower()
-            where = f"the tag library {self.path}"
-            if "locked" in msg or "busy" in msg:
-                text = (
-                    f"{where} is busy: another hashlens (the app or a command) has held it "
-                    "locked for too long; try again"
-                )
-            elif "readonly" in msg or "read-only" in msg or "unable to open" in msg:
-                text = f"cannot write {where}: check the folder's permissions ({exc})"
-            elif "full" in msg:
-                text = f"cannot write {where}: the disk is full"
-            elif "malformed" in msg or "not a database" in msg or "corrupt" in msg:
-                text = (
-                    f"{where} is damaged ({exc}); it was left as it is. Move it away or "
-                    "restore a backup with `hashlens library import`."
-                )
-            else:
-                text = f"{where}: {action} failed: {exc}"
+            text, found = _error_text(self.path, exc, action)
+            if found is not None:
+                self._verdict = found
             raise LibraryError(text) from None
+
+    # -- SQLite's verdict on the file ------------------------------------------------------
+    def verify(self) -> integrity.Diagnosis:
+        """SQLite's verdict on the file: the check started at open (waited for), else one now
+        (seconds for a large library, once). LibraryError when it cannot run (busy)."""
+        with self._lock:
+            found = self._verdict
+            if found is None:
+                bg = self._bg_check
+                if bg is not None:
+                    found = bg.wait()
+                if found is None:
+                    found = integrity.diagnose(self.path)
+                self._verdict = found
+            return found
+
+    def _require_intact(self, action: str | None) -> None:
+        """Before the first write (and an export): SQLite's check must have found no damage."""
+        found = self.verify()
+        if not found.ok:
+            raise LibraryError(found.message(action))
+
+    @property
+    def damage(self) -> integrity.Diagnosis | None:
+        """What SQLite found wrong with the file, if it has been checked and found any (does
+        not wait for the check)."""
+        found = self._verdict
+        bg = self._bg_check
+        if found is None and bg is not None and not bg.running:
+            found = bg.result
+        return found if found is not None and not found.ok else None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -406,9 +485,10 @@ class TagLibrary:
     def _write(self, action: str = "write") -> Iterator[sqlite3.Connection]:
         """One short IMMEDIATE transaction (the write lock is taken at BEGIN, so no deadlock)."""
         if self.readonly:
-            raise LibraryError(f"the tag library {self.path} is open read-only")
+            raise LibraryError(self.note or f"the tag library {self.path} is open read-only")
         with self._lock, self._guard(action):
             conn = self._connection()
+            self._require_intact(action)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -426,9 +506,15 @@ class TagLibrary:
             conn.execute("BEGIN")
             try:
                 yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # (a read: nothing to lose; COMMIT repeats an error)
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     # -- photos ----------------------------------------------------------------------------
     def _next_seq(self, conn: sqlite3.Connection) -> int:
@@ -824,11 +910,13 @@ class TagLibrary:
             pid = self._photo_id(conn, content_hash)
             if pid is None:
                 return {}
-            return dict(
-                conn.execute(
+            return {
+                tag: state
+                for tag, state in conn.execute(
                     "SELECT tag, state FROM photo_tags WHERE photo_id = ? ORDER BY at, tag", (pid,)
-                ).fetchall()
-            )
+                )
+                if is_valid_tag(tag)  # (odd tags from an older import are never shown)
+            }
 
     def history(self, content_hash: str) -> list[tuple[str, str, float]]:
         """Every decision on the photo, oldest first: (tag, state, time)."""
@@ -905,6 +993,8 @@ class TagLibrary:
         for kind, tag, target in conn.execute(
             "SELECT kind, tag, target FROM rules ORDER BY created_at, tag"
         ):
+            if not is_valid_tag(tag) or (kind == "synonym" and not is_valid_tag(target)):
+                continue  # an odd tag (imported by an older hashlens): never shown or applied
             if kind == "block":
                 rules.blocked.add(tag)
             elif kind == "synonym" and target:
@@ -933,7 +1023,7 @@ class TagLibrary:
         seen: set[str] = set()
         for i in order:
             c = candidates[i]
-            if c.tag in seen:
+            if c.tag in seen or not is_valid_tag(c.tag):
                 continue
             seen.add(c.tag)
             p = min(max(float(c.score), self.config.model_clip), 1 - self.config.model_clip)
@@ -988,6 +1078,8 @@ class TagLibrary:
                 )
             )
         for s in scored:
+            if not is_valid_tag(s.tag):
+                continue  # an odd tag in the library (imported by an older hashlens)
             cand = merged[s.tag]
             reason = s.reason
             if reason == "suggested from the photo" and cand.reason:
@@ -1621,6 +1713,8 @@ class TagLibrary:
         when = models.triggers(feats.names) if models is not None else {}
         out = []
         for tag, pos_w, neg_w, ref_at, approved, rejected, added, removed, last_at in rows:
+            if not is_valid_tag(tag):
+                continue  # an odd tag (imported by an older hashlens): never shown
             pos = ranking.decayed_value(pos_w, ref_at, now, cfg.half_life_days)
             neg = ranking.decayed_value(neg_w, ref_at, now, cfg.half_life_days)
             score = ranking.beta_preference(pos, neg, cfg.prior_approve, cfg.prior_reject)
@@ -1645,7 +1739,7 @@ class TagLibrary:
             )
             for sql in queries:
                 for (tag,) in conn.execute(sql, (p, hi, limit)):
-                    if tag not in out:
+                    if tag not in out and is_valid_tag(tag):
                         out.append(tag)
                 if len(out) >= limit:
                     break
@@ -1689,10 +1783,17 @@ class TagLibrary:
             out["size_bytes"] = 0
         return out
 
-    def check(self) -> list[str]:
-        """SQLite's quick_check (reads the whole file: seconds for a large library)."""
+    def check(self, full: bool = False) -> list[str]:
+        """SQLite's quick_check (`full`: integrity_check, which also compares each index with
+        its table); reads the whole file: seconds for a large library. Its verdict is kept: no
+        write follows one that found damage."""
+        pragma = "integrity_check" if full else "quick_check"
         with self._read("check") as conn:
-            return [r[0] for r in conn.execute("PRAGMA quick_check")]
+            lines = [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
+        ok = lines == ["ok"]
+        self._verdict = integrity.Diagnosis(self.path, ok, pragma,
+                                            () if ok else integrity.clean_findings(lines))
+        return lines
 
     # -- maintenance -----------------------------------------------------------------------
     def rebuild_aggregates(self) -> None:
@@ -1781,32 +1882,44 @@ class TagLibrary:
 
     # -- backup ----------------------------------------------------------------------------
     def export_json(self, path: str | os.PathLike, include_embeddings: bool = True) -> dict:
-        """Write the whole library as JSON (atomically: a temp file, then renamed)."""
+        """Write the whole library as JSON (atomically: a temp file, then renamed).
+
+        What `import_json` would refuse is left out and counted in "skipped" (present only
+        when not 0): odd tags from files imported by older versions, and records that do not
+        pass import_check (only hand-made libraries have them), so the export always imports.
+        """
+        self._require_intact("export")  # a backup of a damaged file would be damaged too
         target = Path(path).expanduser()
         tmp = target.with_name(target.name + ".tmp")
         counts = {"photos": 0, "decisions": 0, "rules": 0}
+        skipped = {"photos": 0, "decisions": 0, "suggestions": 0, "rules": 0}
         with self._read("export") as conn:
             try:
                 with open(tmp, "w", encoding="utf-8") as fh:
-                    rules = [
-                        {"kind": k, "tag": t, "target": g, "created_at": c}
-                        for k, t, g, c in conn.execute(
-                            "SELECT kind, tag, target, created_at FROM rules ORDER BY kind, tag"
-                        )
-                    ]
+                    rules = []
+                    for k, t, g, c in conn.execute(
+                        "SELECT kind, tag, target, created_at FROM rules ORDER BY kind, tag"
+                    ):
+                        if is_valid_tag(t) and (k != "synonym" or is_valid_tag(g)):
+                            rules.append({"kind": k, "tag": t, "target": g, "created_at": c})
+                        else:
+                            skipped["rules"] += 1
                     counts["rules"] = len(rules)
                     head = {
                         "format": EXPORT_FORMAT,
                         "format_version": EXPORT_VERSION,
                         "schema_version": migrations.SCHEMA_VERSION,
                         "exported_at": self.clock(),
-                        "weights": self._weights(conn),
+                        "weights": {  # (NaN or inf would make the file unimportable)
+                            k: v for k, v in self._weights(conn).items()
+                            if abs(v) <= MAX_WEIGHT_ABS
+                        },
                         "weights_n": self._weights_n(conn),
                         "rules": rules,
                     }
                     fh.write(json.dumps(head)[:-1] + ', "photos": [\n')
                     first = True
-                    for photo in self._export_photos(conn, include_embeddings):
+                    for photo in self._export_photos(conn, include_embeddings, skipped):
                         counts["photos"] += 1
                         counts["decisions"] += len(photo["decisions"])
                         fh.write(("" if first else ",\n") + json.dumps(photo))
@@ -1818,9 +1931,20 @@ class TagLibrary:
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
                 raise LibraryError(f"cannot write {target}: {exc.strerror or exc}") from None
+        if any(skipped.values()):
+            counts["skipped"] = {k: v for k, v in skipped.items() if v}
+            logging.getLogger(__name__).warning(
+                "the export %s leaves out what an import would refuse: %s", target,
+                ", ".join(f"{v} {k}" for k, v in skipped.items() if v),
+            )
         return counts
 
-    def _export_photos(self, conn: sqlite3.Connection, include_embeddings: bool) -> Iterator[dict]:
+    def _export_photos(
+        self, conn: sqlite3.Connection, include_embeddings: bool, skipped: dict | None = None
+    ) -> Iterator[dict]:
+        """Each photo as export_json writes it; `skipped` counts what import_check would refuse
+        (odd tags' decisions and suggestions, and photos that fail it anyway)."""
+        skipped = {} if skipped is None else skipped
         last = 0
         while True:
             rows = conn.execute(
@@ -1834,6 +1958,33 @@ class TagLibrary:
             for r in rows:
                 pid = r[0]
                 last = pid
+                suggestions = [
+                    {
+                        "model_version": m,
+                        "tag": t,
+                        "score": s,
+                        "source": src,
+                        "position": p,
+                        "created_at": ca,
+                    }
+                    for m, t, s, src, p, ca in conn.execute(
+                        "SELECT model_version, tag, score, source, position, created_at "
+                        "FROM suggestions WHERE photo_id = ? ORDER BY model_version, position",
+                        (pid,),
+                    )
+                ]
+                decisions = [
+                    list(d)
+                    for d in conn.execute(
+                        "SELECT tag, state, at FROM decisions WHERE photo_id = ? ORDER BY at, id",
+                        (pid,),
+                    )
+                ]
+                kept_s = [s for s in suggestions if is_valid_tag(s["tag"])]
+                kept_d = [d for d in decisions if is_valid_tag(d[0])]
+                for key, n in (("suggestions", len(suggestions) - len(kept_s)),
+                               ("decisions", len(decisions) - len(kept_d))):
+                    skipped[key] = skipped.get(key, 0) + n
                 photo = {
                     "content_hash": r[1],
                     "path": r[2],
@@ -1865,28 +2016,8 @@ class TagLibrary:
                             (pid,),
                         )
                     ],
-                    "suggestions": [
-                        {
-                            "model_version": m,
-                            "tag": t,
-                            "score": s,
-                            "source": src,
-                            "position": p,
-                            "created_at": ca,
-                        }
-                        for m, t, s, src, p, ca in conn.execute(
-                            "SELECT model_version, tag, score, source, position, created_at "
-                            "FROM suggestions WHERE photo_id = ? ORDER BY model_version, position",
-                            (pid,),
-                        )
-                    ],
-                    "decisions": [
-                        list(d)
-                        for d in conn.execute(
-                            "SELECT tag, state, at FROM decisions WHERE photo_id = ? ORDER BY at, id",
-                            (pid,),
-                        )
-                    ],
+                    "suggestions": kept_s,
+                    "decisions": kept_d,
                     "embedding": None,
                 }
                 if include_embeddings and r[9] is not None:
@@ -1896,151 +2027,207 @@ class TagLibrary:
                         "model": r[12],
                         "data": base64.b64encode(r[9]).decode("ascii"),
                     }
+                try:
+                    check_photo(photo, "photo")
+                except ImportCheckError as exc:
+                    skipped["photos"] = skipped.get("photos", 0) + 1
+                    logging.getLogger(__name__).warning(
+                        "not exported: the photo %s (%s): %s", r[1], r[2], exc)
+                    continue
                 yield photo
 
     def import_json(self, path: str | os.PathLike) -> dict:
         """Merge a JSON backup into this library; importing the same file twice changes nothing.
 
+        The whole file is checked first (import_check: types, ranges, hashes, tags through the
+        typed-tag normaliser, rules, embeddings); a bad file raises ImportCheckError (a
+        LibraryError) naming its first bad record, and nothing is written. Then, in one
+        transaction: a copy of the library (`library.sqlite3.import-<time>.bak`, the newest
+        three kept; its path is the report's "backup"), the rules, the weights and the photos.
+
         Photos are matched by content hash; decisions are added unless already logged, and a
         photo's state becomes its newest decision from either side. Local rules win over
-        imported ones. Returns counts of what was added.
+        imported ones (one that would loop with a local synonym, or block a tag a local rule
+        always adds or the reverse, is skipped). Returns counts of what was added.
         """
-        source = Path(path).expanduser()
-        try:
-            with open(source, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except OSError as exc:
-            raise LibraryError(f"cannot read {source}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise LibraryError(f"{source} is not a hashlens library export: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-            raise LibraryError(f"{source} is not a hashlens library export")
-        if int(data.get("format_version", 0)) > EXPORT_VERSION:
-            raise LibraryError(f"{source} was exported by a newer hashlens; update to import it")
-        report = {
+        doc = load_export(Path(path).expanduser())  # every check before the first write
+        report: dict = {
             "photos_added": 0,
             "photos_merged": 0,
             "decisions_added": 0,
             "decisions_skipped": 0,
             "rules_added": 0,
+            "rules_skipped": 0,
         }
         with self._write("import") as conn:
-            for rule in data.get("rules", []):
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO rules(kind, tag, target, created_at) VALUES (?, ?, ?, ?)",
-                    (
-                        rule["kind"],
-                        rule["tag"],
-                        rule.get("target"),
-                        float(rule.get("created_at") or self.clock()),
-                    ),
-                )
-                report["rules_added"] += cur.rowcount
+            report["backup"] = str(self._import_backup())
+            self._import_rules(conn, doc.rules, report)
             # The learned weights of the parts: the side that learned from more decisions wins.
-            weights, n = data.get("weights"), int(data.get("weights_n") or 0)
-            if isinstance(weights, dict) and n > self._weights_n(conn):
+            if doc.weights is not None and doc.weights_n > self._weights_n(conn):
                 clean = ranking.default_weights(self.config)
-                clean.update({k: float(v) for k, v in weights.items() if k in clean})
-                self._save_weights(conn, clean, n)
-        photos = data.get("photos", [])
-        for part in _chunks(photos, 200):  # short transactions: the GUI may be writing too
-            with self._write("import") as conn:
+                clean.update({k: v for k, v in doc.weights.items() if k in clean})
+                self._save_weights(conn, clean, doc.weights_n)
+            for part in _chunks(doc.photos, 200):  # (the habit changes in bounded memory)
                 changes: list = []
                 for photo in part:
                     self._import_photo(conn, photo, report, changes)
                 self._habit_apply(conn, changes)
         return report
 
+    _IMPORT_BACKUPS_KEPT = 3
+
+    def _import_backup(self) -> Path:
+        """Copy the library before an import changes it; called inside the import's write
+        transaction, so the copy is exactly the state the import starts from (read through a
+        second, read-only connection: SQLite's backup cannot read the writer's own)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
+        target = self.path.with_name(f"{self.path.name}.import-{stamp}.bak")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.import-{stamp}-{n}.bak")
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            src = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            try:
+                dst = sqlite3.connect(str(tmp))
+                try:
+                    src.backup(dst)
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+            os.replace(tmp, target)
+        except (OSError, sqlite3.Error) as exc:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise LibraryError(
+                f"cannot back up the tag library to {target} before the import ({exc}); "
+                "nothing was imported"
+            ) from None
+        old = sorted(
+            self.path.parent.glob(f"{self.path.name}.import-*.bak"),
+            key=lambda p: (p.stat().st_mtime, p.name),
+        )
+        for stale in old[: -self._IMPORT_BACKUPS_KEPT]:
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+        return target
+
+    def _import_rules(
+        self, conn: sqlite3.Connection, rules: Sequence[RuleImport], report: dict
+    ) -> None:
+        """Add the imported rules that do not clash with local ones (local rules win)."""
+        local = {(k, t): g for k, t, g in conn.execute("SELECT kind, tag, target FROM rules")}
+        synonyms = {t: g for (k, t), g in local.items() if k == "synonym"}
+        kinds = {(k, t) for k, t in local}
+
+        def loops(alias: str, target: str) -> bool:
+            seen = {alias}
+            while target in synonyms:
+                if target in seen:
+                    return True
+                seen.add(target)
+                target = synonyms[target]
+            return target in seen
+
+        added_synonym = False
+        for rule in rules:
+            if (rule.kind, rule.tag) in kinds:
+                continue  # the local one wins (the same rule: nothing to add)
+            other = {"block": "always", "always": "block"}.get(rule.kind)
+            if (other, rule.tag) in kinds or (
+                rule.kind == "synonym" and loops(rule.tag, rule.target or "")
+            ):
+                report["rules_skipped"] += 1
+                continue
+            conn.execute(
+                "INSERT INTO rules(kind, tag, target, created_at) VALUES (?, ?, ?, ?)",
+                (rule.kind, rule.tag, rule.target, rule.created_at or self.clock()),
+            )
+            kinds.add((rule.kind, rule.tag))
+            if rule.kind == "synonym":
+                synonyms[rule.tag] = rule.target or ""
+                added_synonym = True
+            report["rules_added"] += 1
+        if added_synonym:  # every alias points at a final tag again, as _set_rule keeps them
+            for alias, target in list(synonyms.items()):
+                end = target
+                while end in synonyms:
+                    end = synonyms[end]
+                if end != target:
+                    synonyms[alias] = end
+                    conn.execute(
+                        "UPDATE rules SET target = ? WHERE kind = 'synonym' AND tag = ?",
+                        (end, alias),
+                    )
+
     def _import_photo(
-        self, conn: sqlite3.Connection, photo: dict, report: dict,
+        self, conn: sqlite3.Connection, photo: PhotoImport, report: dict,
         changes: list[tuple[habits.PhotoPart | None, habits.PhotoPart | None]],
     ) -> None:
-        """Merge one exported photo; its habit-sum change is appended to `changes`."""
-        h = photo["content_hash"]
+        """Merge one checked photo; its habit-sum change is appended to `changes`."""
+        h = photo.content_hash
         now = self.clock()
         pid = self._photo_id(conn, h)
         if pid is None:
             pid = self._insert_photo(
-                conn, h, photo.get("path") or "", added_at=photo.get("added_at") or now,
-                updated_at=photo.get("updated_at") or now, file_size=photo.get("file_size"),
-                mtime=photo.get("mtime"), width=photo.get("width"), height=photo.get("height"))
+                conn, h, photo.path, added_at=photo.added_at or now,
+                updated_at=photo.updated_at or now, file_size=photo.file_size,
+                mtime=photo.mtime, width=photo.width, height=photo.height)
             report["photos_added"] += 1
         else:
             conn.execute(
                 "UPDATE photos SET path = CASE WHEN path = '' THEN ? ELSE path END, "
                 "file_size = coalesce(file_size, ?), mtime = coalesce(mtime, ?), "
                 "width = coalesce(width, ?), height = coalesce(height, ?) WHERE id = ?",
-                (
-                    photo.get("path") or "",
-                    photo.get("file_size"),
-                    photo.get("mtime"),
-                    photo.get("width"),
-                    photo.get("height"),
-                    pid,
-                ),
+                (photo.path, photo.file_size, photo.mtime, photo.width, photo.height, pid),
             )
             report["photos_merged"] += 1
             self._context(conn, pid, -1)  # put back below, with the merged suggestions
         before = self._habit_part(conn, pid, self._kept_tags(conn, pid))
-        for p in photo.get("paths", []):
+        for p in photo.paths:
             conn.execute(
                 "INSERT INTO photo_paths(photo_id, path, first_seen, last_seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(photo_id, path) DO UPDATE SET "
                 "first_seen = min(first_seen, excluded.first_seen), "
                 "last_seen = max(last_seen, excluded.last_seen)",
-                (pid, p[0], p[1], p[2]),
+                (pid, p.path, p.first_seen, p.last_seen),
             )
-        emb = photo.get("embedding")
-        if emb:
-            blob = base64.b64decode(emb["data"])
-            vec = _decode_embedding(blob, emb.get("dtype") or "f2")
+        emb = photo.embedding
+        if emb is not None:
+            vec = _decode_embedding(emb.blob, emb.dtype)
             conn.execute(
                 "UPDATE photos SET embedding = ?, emb_dtype = ?, emb_dim = ?, emb_proj = ?, "
                 "emb_model = ? WHERE id = ? AND embedding IS NULL",
-                (
-                    blob,
-                    emb.get("dtype") or "f2",
-                    vec.size,
-                    project_raw(vec).astype("<f2").tobytes(),
-                    emb.get("model"),
-                    pid,
-                ),
+                (emb.blob, emb.dtype, vec.size, project_raw(vec).astype("<f2").tobytes(),
+                 emb.model, pid),
             )
-        for c in photo.get("captions", []):
+        for c in photo.captions:
             conn.execute(
                 "INSERT OR IGNORE INTO captions(photo_id, model_version, caption, tokens, "
                 "log_prob, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    pid,
-                    c["model_version"],
-                    c["caption"],
-                    json.dumps(c.get("tokens", [])),
-                    c.get("log_prob"),
-                    c.get("created_at") or now,
-                ),
+                (pid, c.model_version, c.caption, json.dumps(list(c.tokens)), c.log_prob,
+                 c.created_at or now),
             )
-        for s in photo.get("suggestions", []):
+        for s in photo.suggestions:
             conn.execute(
                 "INSERT OR IGNORE INTO suggestions(photo_id, model_version, tag, score, source, "
                 "position, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    pid,
-                    s["model_version"],
-                    s["tag"],
-                    s["score"],
-                    s["source"],
-                    s["position"],
-                    s.get("created_at") or now,
-                ),
+                (pid, s.model_version, s.tag, s.score, s.source, s.position,
+                 s.created_at or now),
             )
-        for tag, state, at in sorted(photo.get("decisions", []), key=lambda d: d[2]):
-            if state not in ranking.STATES:
-                raise LibraryError(f"unknown decision state {state!r} in the import")
-            if self._apply_decision(conn, pid, tag, state, float(at), live=False):
+        for d in sorted(photo.decisions, key=lambda d: d.at):
+            if self._apply_decision(conn, pid, d.tag, d.state, d.at, live=False):
                 report["decisions_added"] += 1
             else:
                 report["decisions_skipped"] += 1
         changes.append((before, self._habit_part(conn, pid, self._context(conn, pid, +1))))
         self._mark_decided(conn, pid)
+
 
 __all__ = ["DB_NAME", "PhotoRecord", "RankingConfig", "TagLibrary", "TagPreference"]
