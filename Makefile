@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 # install the same package). `make setup GPU=1` adds the CUDA build to the app (GPU path).
 TF_EXTRA := $(if $(GPU),gpu,train)
 APP_EXTRAS := $(if $(GPU),[gpu],)
+# (A variable: a literal comma would split $(call ...)'s arguments.)
+DEV_EXTRAS := [$(TF_EXTRA),test]
 APP_STAMP := $(VENV)/.installed-app$(if $(GPU),-gpu,)
 DEV_STAMP := $(VENV)/.installed-dev-$(TF_EXTRA)
 
@@ -31,7 +33,7 @@ $(APP_STAMP): pyproject.toml
 	touch $@
 
 $(DEV_STAMP): pyproject.toml
-	$(call install,[$(TF_EXTRA),test])
+	$(call install,$(DEV_EXTRAS))
 	rm -f $(VENV)/.installed-*
 	touch $(APP_STAMP) $@
 
