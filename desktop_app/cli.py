@@ -11,7 +11,7 @@ import json
 import sys
 
 from . import __version__
-from .errors import HashlensError
+from .errors import HashlensError, LibraryError
 from .results import LOW_CONFIDENCE, MAX_HASHTAGS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -313,6 +313,9 @@ def cmd_library(args) -> int:
         return _library_repair(args)
     with _open_library(args.library) as lib:
         if args.library_command == "stats":
+            found = lib.verify()  # counts read from a damaged file would be wrong
+            if not found.ok:
+                raise LibraryError(found.message("count what it holds"))
             stats = lib.stats()
             if args.json:
                 print(json.dumps(stats))

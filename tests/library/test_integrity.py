@@ -443,3 +443,15 @@ def test_read_only_folder_cli_stats_export_check_and_a_clear_refusal(tmp_path):
     finally:
         folder.chmod(0o755)
         (folder / DB_NAME).chmod(0o644)
+
+
+def test_stats_of_a_damaged_library_says_so_instead_of_wrong_counts(tmp_path, capsys):
+    db = make_library(tmp_path / "lib", photos=5)
+    assert main(["library", "stats", "--library", str(tmp_path / "lib")]) == 0
+    capsys.readouterr()
+    damage(db, "rowid")
+    before = digest(db)
+    assert main(["library", "stats", "--json", "--library", str(tmp_path / "lib")]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and "could not count what it holds" in out.err and "Rowid 83" in out.err
+    assert digest(db) == before

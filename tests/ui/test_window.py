@@ -360,3 +360,18 @@ def test_settings_dialog_round_trips(qtbot):
     dlg = SettingsDialog(s)
     qtbot.addWidget(dlg)
     assert dlg.value() == s
+
+
+def test_a_library_sqlite_calls_damaged_is_reported_when_the_window_opens(window, library, monkeypatch):
+    from desktop_app.library.integrity import Diagnosis
+
+    damaged = Diagnosis(library.path, False, "quick_check", ("Rowid 83 out of order",))
+    monkeypatch.setattr(library, "verify", lambda: damaged)
+    window._library_opened(library)
+    text = window.banner.label.text()
+    assert "damaged" in text and "Rowid 83 out of order" in text and "hashlens library repair" in text
+
+
+def test_an_intact_library_shows_no_banner(window, library):
+    window._library_opened(library)
+    assert not window.banner.isVisible()
