@@ -311,6 +311,11 @@ def cmd_library(args) -> int:
         return _library_check(args)
     if args.library_command == "repair":
         return _library_repair(args)
+    checked = None
+    if args.library_command == "import":  # a bad file is refused before a library is opened
+        from .library.import_check import load_export
+
+        checked = load_export(args.file)
     with _open_library(args.library) as lib:
         if args.library_command == "stats":
             found = lib.verify()  # counts read from a damaged file would be wrong
@@ -326,7 +331,7 @@ def cmd_library(args) -> int:
             lib.export_json(args.file)
             print(f"exported the library to {args.file}", file=sys.stderr)
         else:
-            report = lib.import_json(args.file)
+            report = lib.import_json(args.file, checked)
             print(json.dumps(report))
     return EXIT_OK
 

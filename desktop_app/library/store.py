@@ -53,6 +53,7 @@ from . import habits, integrity, migrations, ranking
 from .import_check import (
     MAX_WEIGHT_ABS,
     ImportCheckError,
+    LibraryImport,
     PhotoImport,
     RuleImport,
     check_photo,
@@ -2036,7 +2037,7 @@ class TagLibrary:
                     continue
                 yield photo
 
-    def import_json(self, path: str | os.PathLike) -> dict:
+    def import_json(self, path: str | os.PathLike, checked: LibraryImport | None = None) -> dict:
         """Merge a JSON backup into this library; importing the same file twice changes nothing.
 
         The whole file is checked first (import_check: types, ranges, hashes, tags through the
@@ -2048,9 +2049,10 @@ class TagLibrary:
         Photos are matched by content hash; decisions are added unless already logged, and a
         photo's state becomes its newest decision from either side. Local rules win over
         imported ones (one that would loop with a local synonym, or block a tag a local rule
-        always adds or the reverse, is skipped). Returns counts of what was added.
+        always adds or the reverse, is skipped). Returns counts of what was added. `checked`:
+        the file as `load_export` read it already (the CLI checks it before opening a library).
         """
-        doc = load_export(Path(path).expanduser())  # every check before the first write
+        doc = checked or load_export(Path(path).expanduser())  # every check before the first write
         report: dict = {
             "photos_added": 0,
             "photos_merged": 0,

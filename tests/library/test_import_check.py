@@ -336,3 +336,14 @@ def test_an_export_with_damaged_learned_weights_still_imports(lib, tmp_path):
     lib.export_json(tmp_path / "out.json")
     with TagLibrary.open(tmp_path / "copy") as copy:
         assert copy.import_json(tmp_path / "out.json")["decisions_added"] == 1
+
+
+def test_a_bad_import_into_a_folder_without_a_library_creates_none(tmp_path, capsys):
+    from desktop_app.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "not-hashlens"}')
+    folder = tmp_path / "nolib"
+    assert main(["library", "import", str(bad), "--library", str(folder)]) == 1
+    assert "bad.json" in capsys.readouterr().err
+    assert not folder.exists()
