@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.library_race import WRITER
 from desktop_app.cli import main
 from desktop_app.errors import LibraryError
 from desktop_app.library import integrity
@@ -117,26 +118,15 @@ def damage(db: Path, kind: str) -> None:
 
 
 # -- 1. no false 'damaged' while another process writes ---------------------------------------
-WRITER = """
-    import sys
-    from desktop_app.library.store import TagLibrary
-    lib = TagLibrary.open(sys.argv[1], habit_features=None)
-    # a checkpoint (the WAL written back into the file, which grows) every few writes: the
-    # moment a byte test of the header raced with
-    lib._conn.execute("PRAGMA wal_autocheckpoint = 40")
-    print("ready", flush=True)
-    i = 0
-    while True:
-        lib.record_decisions(f"photo{i}", approve=[f"#a{i % 97}", f"#b{i % 89}", "#x"],
-                             reject=[f"#r{i % 13}"], add=[f"#t{i}"])
-        i += 1
-"""
+# The writer of bench/library_race.py, with a checkpoint (the WAL written back into the file,
+# which grows) every 40 pages: the moment a byte test of the header raced with.
+WRITER_CHECKPOINT = "40"
 
 
 def test_reads_during_writes_never_report_damage(tmp_path):
     folder = tmp_path / "lib"
     TagLibrary.open(folder, habit_features=None).close()
-    writer = child(WRITER, str(folder))
+    writer = child(WRITER, str(folder), WRITER_CHECKPOINT)
     assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
     size0 = (folder / DB_NAME).stat().st_size
     reads, errors = 0, []
@@ -163,7 +153,7 @@ def test_reads_during_writes_never_report_damage(tmp_path):
 def test_checks_during_writes_find_no_damage(tmp_path):
     folder = tmp_path / "lib"
     TagLibrary.open(folder, habit_features=None).close()
-    writer = child(WRITER, str(folder))
+    writer = child(WRITER, str(folder), WRITER_CHECKPOINT)
     assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
     try:
         found = [integrity.diagnose(folder / DB_NAME) for _ in range(40)]
