@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +59,18 @@ class _Loaded:
     mtime: float
     file_size: int
     error: str | None
+
+
+def _load_tagging() -> None:
+    """Load what the hashtag code needs on first use (the POS tagger, the word frequencies)."""
+    try:
+        from .tagging.popularity import zipf
+        from .tagging.postag import load_tagger
+
+        load_tagger()
+        zipf("photo")
+    except Exception:  # noqa: BLE001 - the photo's own tagging will report it
+        log.debug("loading the hashtag code ahead failed", exc_info=True)
 
 
 def decode_workers() -> int:
@@ -167,6 +180,8 @@ class Pipeline:
         start = time.perf_counter()
         bs = max(1, self.options.batch_size)
         batches = [files[i : i + bs] for i in range(0, total, bs)]
+        warming = threading.Thread(target=_load_tagging, name="warm-tagging", daemon=True)
+        warming.start()  # the hashtag code loads (~0.5 s, once) while the model does
         size = self._input_size()
         # Photos are decoded one per task on all cores (Pillow lets go of the GIL while it
         # decodes), the next batch while the model captions this one: a 12 MP JPEG costs more
