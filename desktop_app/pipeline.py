@@ -61,16 +61,31 @@ class _Loaded:
     error: str | None
 
 
-def _load_tagging() -> None:
-    """Load what the hashtag code needs on first use (the POS tagger, the word frequencies)."""
+def load_tagging() -> None:
+    """Load what the hashtag code needs on its first photo (the POS tagger, the word
+    frequencies, the tag detector: ~0.5 s, once; each is cached where it is defined).
+    Best-effort: the photo's own tagging reports what cannot be loaded."""
     try:
+        from .tagging.detector import default_detector
         from .tagging.popularity import zipf
         from .tagging.postag import load_tagger
 
         load_tagger()
         zipf("photo")
-    except Exception:  # noqa: BLE001 - the photo's own tagging will report it
+        default_detector()
+    except Exception:  # noqa: BLE001
         log.debug("loading the hashtag code ahead failed", exc_info=True)
+
+
+_tagging_loader: threading.Thread | None = None
+
+
+def _load_tagging_once_in_background() -> None:
+    """Start load_tagging on a thread, once a process (it overlaps the model's loading)."""
+    global _tagging_loader
+    if _tagging_loader is None:
+        _tagging_loader = threading.Thread(target=load_tagging, name="load-tagging", daemon=True)
+        _tagging_loader.start()
 
 
 def decode_workers() -> int:
@@ -135,21 +150,13 @@ class Pipeline:
         return self._library
 
     def warm_up(self) -> None:
-        """Load the model, then run it and the hashtag code once on a blank photo, so that the
-        first real photo is as quick as the later ones (the POS tagger, the word frequencies,
-        the tag detector and LiteRT's first run otherwise cost ~1 s on that photo). Errors
-        loading the model are raised; the rest is best-effort (the photo itself will say)."""
+        """Load the model and run it once on a blank photo, and load the hashtag code, so that
+        the first real photo is as quick as the later ones (LiteRT's first run and the hashtag
+        code otherwise cost ~1 s on that photo). Errors loading the model are raised."""
         cap = self.captioner
-        try:
-            size = int(getattr(cap, "input_size", 224))
-            blank = cap.caption_batch(np.zeros((1, size, size, 3), np.uint8), beam=1)[0]
-            from .tagging import suggest_hashtags
-            from .tagging.extend import extend_for_photo
-
-            found = suggest_hashtags(blank, style=self.options.style, limit=self.options.top_k)
-            extend_for_photo(found, PhotoResult(path="", caption=blank))
-        except Exception:  # noqa: BLE001 - warming up is an optimisation, never a failure
-            log.debug("warm-up incomplete", exc_info=True)
+        size = int(getattr(cap, "input_size", 224))
+        cap.caption_batch(np.zeros((1, size, size, 3), np.uint8), beam=1)
+        load_tagging()
 
     def close(self) -> None:
         if self._library is not None:
@@ -180,8 +187,7 @@ class Pipeline:
         start = time.perf_counter()
         bs = max(1, self.options.batch_size)
         batches = [files[i : i + bs] for i in range(0, total, bs)]
-        warming = threading.Thread(target=_load_tagging, name="warm-tagging", daemon=True)
-        warming.start()  # the hashtag code loads (~0.5 s, once) while the model does
+        _load_tagging_once_in_background()  # while the model loads
         size = self._input_size()
         # Photos are decoded one per task on all cores (Pillow lets go of the GIL while it
         # decodes), the next batch while the model captions this one: a 12 MP JPEG costs more
