@@ -39,11 +39,11 @@ class LiteRTImageEncoder:
     # bench/captioner_speed.py on 2 cores: 4 at a time is as fast per photo as 16, and 1 slower).
     chunk = 4
 
-    def __init__(self, path=None, num_threads: int | None = None):
+    def __init__(self):
         from ..runtime.litert import LiteModel
         from ..runtime.registry import verified_path
 
-        self.model = LiteModel(path or verified_path("encoder"), num_threads=num_threads)
+        self.model = LiteModel(verified_path("encoder"))
         self.device = self.model.device
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,13 +59,9 @@ class TensorFlowImageEncoder:
 
     cpu_chunk = 4  # as LiteRTImageEncoder.chunk; a GPU takes the batch whole
 
-    def __init__(self, model=None, input_size: int = 224):
+    def __init__(self, model, input_size: int = 224):
         import tensorflow as tf
 
-        if model is None:
-            from .encoder import build_encoder
-
-            model = build_encoder()
         self.model = model
         self._on_gpu = bool(tf.config.list_logical_devices("GPU"))
         self.device = f"TensorFlow {tf.__version__} · {tensorflow_device()}"
