@@ -12,7 +12,6 @@ MODEL_CARD.md and checksums.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelBundleError
+from ..fingerprint import content_hash, stable_file_hash
 from ..paths import model_assets_dir
 from .config import DecoderConfig
 from .vocabulary import Vocabulary
@@ -34,11 +34,6 @@ _MODEL_PREFIX = re.compile(r"^attention_decoder(_\d+)?/")
 
 def default_bundle_path() -> Path:
     return model_assets_dir() / DEFAULT_BUNDLE_NAME
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass
@@ -74,7 +69,7 @@ def write_bundle(folder: str | Path, config: DecoderConfig, vocab: Vocabulary,
 
 def write_checksums(folder: Path) -> None:
     names = [n for n in (*FILES, "MODEL_CARD.md") if (folder / n).exists()]
-    sums = {n: _sha256(folder / n) for n in names}
+    sums = {n: content_hash(folder / n) for n in names}
     (folder / "checksums.json").write_text(json.dumps(sums, indent=2), encoding="utf-8")
 
 
@@ -100,7 +95,7 @@ def read_bundle(folder: str | Path | None = None) -> BundleContents:
         f = path / name
         if not f.is_file():
             raise ModelBundleError(f"{where} is incomplete: missing {name}")
-        if _sha256(f) != want:
+        if stable_file_hash(f) != want:
             raise ModelBundleError(f"{where} is corrupt: {name} does not match its checksum "
                                    "(damaged or changed after training)")
     try:

@@ -10,13 +10,12 @@ files they make; `hashlens --version` and the third-party notice list them.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ModelFileError
-from ..fingerprint import content_hash
+from ..fingerprint import content_hash, stable_file_hash
 from ..paths import model_assets_dir
 
 REGISTRY_NAME = "registry.json"
@@ -38,13 +37,13 @@ class ModelEntry:
         return asdict(self)
 
 
-def registry_path(assets: Path | None = None) -> Path:
-    return (assets or model_assets_dir()) / REGISTRY_NAME
+def registry_path() -> Path:
+    return model_assets_dir() / REGISTRY_NAME
 
 
-def read_registry(assets: Path | None = None) -> dict[str, ModelEntry]:
+def read_registry() -> dict[str, ModelEntry]:
     """All entries by name; a missing or unreadable registry is a ModelFileError."""
-    path = registry_path(assets)
+    path = registry_path()
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != FORMAT:
@@ -57,55 +56,40 @@ def read_registry(assets: Path | None = None) -> dict[str, ModelEntry]:
     return {e.name: e for e in entries}
 
 
-def write_registry(entries: dict[str, ModelEntry], assets: Path | None = None) -> Path:
+def write_registry(entries: dict[str, ModelEntry]) -> Path:
     """(Build scripts.) Entries sorted by name, so a rewrite changes only what changed."""
-    path = registry_path(assets)
+    path = registry_path()
     doc = {"format": FORMAT, "format_version": 1,
            "models": [entries[k].to_dict() for k in sorted(entries)]}
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def entry_for(file: Path, name: str, role: str, description: str, source: str, licence: str,
-              assets: Path | None = None) -> ModelEntry:
+def entry_for(file: Path, name: str, role: str, description: str, source: str,
+              licence: str) -> ModelEntry:
     """(Build scripts.) The entry of a file just written under model_assets/."""
-    rel = file.resolve().relative_to((assets or model_assets_dir()).resolve()).as_posix()
+    rel = file.resolve().relative_to(model_assets_dir().resolve()).as_posix()
     return ModelEntry(name, rel, content_hash(file), file.stat().st_size, role, description, source,
                       licence)
 
 
-_verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 seen
-_lock = threading.Lock()
-
-
-def verify_file(entry: ModelEntry, assets: Path | None = None) -> Path:
+def verify_file(entry: ModelEntry) -> Path:
     """The entry's file, once its size and sha256 match the registry (else ModelFileError).
-
-    A file is hashed once per process while its size and mtime stay the same."""
-    path = (assets or model_assets_dir()) / entry.file
+    (Hashed once a process while its size and mtime stay the same: fingerprint.stable_file_hash.)"""
+    path = model_assets_dir() / entry.file
     what = f"model file {entry.file} ({entry.description})"
     try:
-        st = path.stat()
+        size = path.stat().st_size
+        if size != entry.bytes:
+            raise ModelFileError(f"{what} is damaged: {size} bytes, the registry says "
+                                 f"{entry.bytes}; reinstall hashlens")
+        if stable_file_hash(path) != entry.sha256:
+            raise ModelFileError(f"{what} does not match its checksum in the model registry "
+                                 "(damaged or changed after installation); reinstall hashlens")
     except FileNotFoundError:
         raise ModelFileError(f"{what} is missing from {path.parent}; reinstall hashlens") from None
     except OSError as exc:
         raise ModelFileError(f"{what} cannot be read: {exc.strerror or exc}") from None
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    with _lock:
-        if _verified.get(key) == entry.sha256:
-            return path
-    if st.st_size != entry.bytes:
-        raise ModelFileError(f"{what} is damaged: {st.st_size} bytes, the registry says "
-                             f"{entry.bytes}; reinstall hashlens")
-    try:
-        digest = content_hash(path)
-    except OSError as exc:
-        raise ModelFileError(f"{what} cannot be read: {exc.strerror or exc}") from None
-    if digest != entry.sha256:
-        raise ModelFileError(f"{what} does not match its checksum in the model registry (damaged "
-                             "or changed after installation); reinstall hashlens")
-    with _lock:
-        _verified[key] = digest
     return path
 
 

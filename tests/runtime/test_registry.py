@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from desktop_app import fingerprint
 from desktop_app.errors import ModelFileError
 from desktop_app.paths import model_assets_dir
 from desktop_app.runtime import registry
@@ -20,10 +21,10 @@ def assets(tmp_path, monkeypatch):
     shutil.copytree(model_assets_dir(), copy)
     monkeypatch.setattr(registry, "model_assets_dir", lambda: copy)
     registry._shipped.cache_clear()
-    registry._verified.clear()
+    fingerprint._stable.clear()
     yield copy
     registry._shipped.cache_clear()
-    registry._verified.clear()
+    fingerprint._stable.clear()
 
 
 def test_every_shipped_model_file_is_listed_once_and_matches():
@@ -83,8 +84,8 @@ def test_a_damaged_or_missing_registry_is_a_clear_error(assets):
 
 def test_a_verified_file_is_hashed_once_until_it_changes(assets, monkeypatch):
     calls = []
-    real = registry.content_hash
-    monkeypatch.setattr(registry, "content_hash", lambda p: calls.append(p) or real(p))
+    real = fingerprint.content_hash
+    monkeypatch.setattr(fingerprint, "content_hash", lambda p: calls.append(p) or real(p))
     registry.verified_path("tag_detector")
     registry.verified_path("tag_detector")
     assert len(calls) == 1
