@@ -80,7 +80,7 @@ class TagDetector:
                 arrays = {k: z[k] for k in ("mean", "std", "w", "b")}
         except (OSError, ValueError, KeyError) as exc:
             raise TagDetectorError(f"cannot read the tag detector in {folder}: {exc}") from exc
-        return cls.from_arrays(_read_tags(folder), **arrays)
+        return cls.from_arrays(_read_tags(_read_meta(folder), folder), **arrays)
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> TagDetector:
@@ -96,7 +96,8 @@ class TagDetector:
             else:
                 folder = Path(folder)
                 path = folder / TFLITE_NAME
-            tags, fingerprint = _read_tags(folder), _read_meta(folder).get("fingerprint")
+            meta = _read_meta(folder)
+            tags, fingerprint = _read_tags(meta, folder), meta.get("fingerprint")
             model = LiteModel(path, num_threads=1)  # one small product: threads cost more than they save
         except ModelFileError as exc:
             raise TagDetectorError(str(exc)) from exc
@@ -133,9 +134,9 @@ def _read_meta(folder: Path) -> dict:
     return meta
 
 
-def _read_tags(folder: Path) -> list[tuple[str, ...]]:
+def _read_tags(meta: dict, folder: Path) -> list[tuple[str, ...]]:
     try:
-        return [tuple(t) for t in _read_meta(folder)["tags"]]
+        return [tuple(t) for t in meta["tags"]]
     except (KeyError, TypeError) as exc:
         raise TagDetectorError(f"cannot read the tag detector in {folder}: {exc}") from exc
 
