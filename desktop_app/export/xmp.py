@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
 import os
 import re
 import secrets
@@ -175,8 +174,23 @@ def _split_root(text: str) -> tuple[str, str, str]:
     return data[:begin].decode("utf-8"), data[begin:stop].decode("utf-8"), data[stop:].decode("utf-8")
 
 
-def _parse_keeping_comments(body: str) -> ET.Element:
-    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+class _TreeBuilder(ET.TreeBuilder):
+    """Keeps comments and processing instructions, and registers the file's own prefixes
+    (darktable:, xmpMM:, ...) so that they are written back as they were."""
+
+    def __init__(self):
+        super().__init__(insert_comments=True, insert_pis=True)
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        if prefix and prefix != "xml":
+            try:
+                ET.register_namespace(prefix, uri)
+            except ValueError:  # reserved prefixes such as ns0
+                pass
+
+
+def _parse(body: str) -> ET.Element:
+    parser = ET.XMLParser(target=_TreeBuilder())
     parser.feed(body)
     return parser.close()
 
@@ -195,16 +209,6 @@ def _append(parent: ET.Element, child: ET.Element, level: int, unit: str = " ") 
     parent.append(child)
 
 
-def _register_namespaces(text: str) -> None:
-    """Keep the file's own prefixes (darktable:, xmpMM:, ...) when writing it back."""
-    for _event, (prefix, uri) in ET.iterparse(io.StringIO(text), events=("start-ns",)):
-        if prefix and prefix != "xml":
-            try:
-                ET.register_namespace(prefix, uri)
-            except ValueError:  # reserved prefixes such as ns0
-                pass
-
-
 def merge_keywords(existing: str, keywords: Iterable[str], description: str | None = None) -> str:
     """Add `keywords` to an existing sidecar's dc:subject (kept ones first, no duplicates).
 
@@ -215,8 +219,7 @@ def merge_keywords(existing: str, keywords: Iterable[str], description: str | No
     """
     before, body, after = _split_root(existing)
     try:
-        _register_namespaces(body)
-        root = _parse_keeping_comments(body)
+        root = _parse(body)
     except ET.ParseError as exc:
         raise ValueError(f"not an XMP file ({exc})") from None
     rdf = root if root.tag == _RDF + "RDF" else root.find(f"{_RDF}RDF")
