@@ -84,7 +84,6 @@ class LiteModel:
         details = self._runner.get_input_details()
         self.inputs = {k: (tuple(int(x) for x in v["shape_signature"]), np.dtype(v["dtype"]))
                        for k, v in details.items()}
-        self.outputs = tuple(self._runner.get_output_details())
         self._lock = threading.Lock()
 
     @property
@@ -92,7 +91,7 @@ class LiteModel:
         return litert_device(self.num_threads)
 
     def run(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
-        """Inputs by name -> outputs by name (fresh arrays, safe to keep)."""
+        """Inputs by name -> outputs by name (LiteRT returns copies, safe to keep)."""
         if set(arrays) != set(self.inputs):
             raise ValueError(f"{self.path.name} takes {sorted(self.inputs)}, got {sorted(arrays)}")
         feed = {}
@@ -103,5 +102,4 @@ class LiteModel:
                 raise ValueError(f"{self.path.name}: input {name} has shape {a.shape}, expected {shape}")
             feed[name] = a
         with self._lock, _quiet_native_stderr():
-            out = self._runner(**feed)
-        return {k: np.array(v, copy=True) for k, v in out.items()}
+            return self._runner(**feed)
