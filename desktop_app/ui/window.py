@@ -301,14 +301,14 @@ class MainWindow(QMainWindow):
                             "warning")
         if lib is None:
             return
-        if getattr(lib, "note", None):  # e.g. opened read-only: nothing will be recorded
+        if lib.note:  # e.g. opened read-only: nothing will be recorded
             self.show_error(f"<b>Your decisions are not saved:</b> {html.escape(lib.note)}", "warning")
-        if hasattr(lib, "verify"):  # SQLite's check, started in the background at open
-            self.runner.run_task(lib.verify, self._library_verified,
-                                 lambda exc: log.warning("library check not run: %s", exc))
+        # SQLite's check of the file, started in the background when the library opened.
+        self.runner.run_task(lib.verify, self._library_verified,
+                             lambda exc: log.warning("library check not run: %s", exc))
 
     def _library_verified(self, found) -> None:
-        if found is not None and not found.ok:
+        if not found.ok:
             self.show_error(f"<b>The tag library is damaged.</b> {html.escape(found.message())}")
 
     def _library_failed(self, exc: BaseException) -> None:
