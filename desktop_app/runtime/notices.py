@@ -32,6 +32,7 @@ LIBRARIES = (
      "how popular a hashtag's word is (with ftfy (Apache-2.0), langcodes (MIT), msgpack "
      "(Apache-2.0), regex (Apache-2.0))"),
     ("platformdirs", "MIT", "finding where user data lives"),
+    ("threadpoolctl", "BSD-3-Clause", "setting NumPy's threads"),
     ("watchdog", "Apache-2.0", "watching folders"),
     ("Python", "PSF-2.0", "the desktop bundle's interpreter and standard library (SQLite: public domain)"),
     ("PyInstaller bootloader", "GPL-2.0 with the bootloader exception", "starting the desktop bundle"),
