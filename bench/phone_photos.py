@@ -27,10 +27,11 @@ DEFAULT_OUT = ROOT / ".cache" / "bench" / f"phone-12mp-{VERSION}"
 
 def _make(src: Path, dst: Path, seed: int) -> None:
     import numpy as np
-    from PIL import Image, ImageOps
+    from PIL import Image
 
-    with Image.open(src) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB")
+    from desktop_app.imaging import open_photo
+
+    im = open_photo(src)  # upright RGB, as the app reads it
     w, h = im.size
     cw, ch = (w, round(w * 3 / 4)) if w * 3 <= h * 4 else (round(h * 4 / 3), h)
     box = ((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch)
