@@ -236,7 +236,7 @@ class _Split:
 
 class _Others:
     """CPU the rest of the machine used meanwhile, in cores: busy time in /proc/stat less this
-    process's own (or `own_cpu_s` given at stop). Linux only; None elsewhere."""
+    process's own (and `children_cpu_s` given at stop). Linux only; None elsewhere."""
 
     HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -253,13 +253,12 @@ class _Others:
         t = os.times()
         self.busy, self.own, self.wall = self._busy_s(), t.user + t.system, time.perf_counter()
 
-    def stop(self, own_cpu_s: float | None = None) -> float | None:
+    def stop(self, children_cpu_s: float = 0.0) -> float | None:
         busy, wall = self._busy_s(), time.perf_counter() - self.wall
         if busy is None or self.busy is None or wall <= 0:
             return None
-        if own_cpu_s is None:
-            t = os.times()
-            own_cpu_s = t.user + t.system - self.own
+        t = os.times()
+        own_cpu_s = t.user + t.system - self.own + children_cpu_s
         return max(0.0, (busy - self.busy - own_cpu_s) / wall)
 
 
@@ -346,7 +345,7 @@ def cold_start(runtime: str, photo: Path, runs: int, home: Path, max_other: floa
             wall = time.perf_counter() - t
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             child_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            others = meter.stop(own_cpu_s=child_cpu + _own_cpu_since(meter))
+            others = meter.stop(children_cpu_s=child_cpu)
             if out.returncode != 0:
                 raise SystemExit(f"hashlens tag ({runtime}) failed:\n{out.stderr[-2000:]}")
             if timer:
@@ -364,11 +363,6 @@ def cold_start(runtime: str, photo: Path, runs: int, home: Path, max_other: floa
     return {"runtime": runtime, "wall_s": statistics.median(walls), "peak_rss_mb": statistics.median(rss),
             "wall_s_runs": walls, "peak_rss_mb_runs": rss, "others_cores_runs": [o for o, _, _ in kept],
             "runs_done": len(done), "photo": str(photo), "timer": "/usr/bin/time" if timer else "getrusage"}
-
-
-def _own_cpu_since(meter: _Others) -> float:
-    t = os.times()
-    return t.user + t.system - meter.own
 
 
 # -- the report -------------------------------------------------------------------------------
