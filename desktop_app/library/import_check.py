@@ -29,7 +29,6 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -171,11 +170,6 @@ def _valid_tag(tag: str) -> bool:
     from ..tagging.rules import normalize_tag  # 50 ms of imports: only when tags are checked
 
     return normalize_tag(tag, "joined") == tag or normalize_tag(tag, "underscored") == tag
-
-
-def keep_valid_tags(tags: Iterable[str]) -> list[str]:
-    """`tags` without the odd ones (see is_valid_tag), in order."""
-    return [t for t in tags if is_valid_tag(t)]
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -594,7 +588,6 @@ __all__ = [
     "check_photo",
     "check_rules",
     "is_valid_tag",
-    "keep_valid_tags",
     "load_export",
     "parse_document",
     "read_document",
