@@ -42,6 +42,7 @@ machine used while it was measured ("others", from /proc/stat), a disturbed row 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -312,6 +313,18 @@ def measure(design: str, photo_set: str, photos: list[Path], single: int, passes
             "others_cores": {"single": others_single, "batched": others_batch}}
 
 
+def _measure_row(design: str, photo_set: str, env: dict[str, str]) -> dict:
+    """measure() in a new process (this script with --one), so its load time and RSS are its own."""
+    cmd = [sys.executable, "-m", "bench.captioner_speed", *sys.argv[1:], "--one", f"{design}:{photo_set}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"{design} on {photo_set} failed:\n{out.stderr[-3000:]}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"measured {design} on {photo_set}: {r['latency_ms']:.0f} ms, {r['photos_per_s']:.1f}/s, "
+          f"others {_others(r):.2f} cores", file=sys.stderr)
+    return r
+
+
 def _others(r: dict) -> float:
     """The most CPU the rest of the machine took during a row's figures, in cores."""
     vals = [v for v in (r.get("others_cores") or {}).values() if v is not None]
@@ -324,16 +337,26 @@ def _hashlens_cmd() -> list[str]:
     return [sys.executable, "-c", "import sys; from desktop_app.cli import main; sys.exit(main())"]
 
 
+def _least_disturbed(once, keep: int, retries: int, max_other: float, others) -> tuple[list, int]:
+    """Calls `once()` until `keep` of its results were undisturbed (the rest of the machine took
+    at most `max_other` cores, `others(result)`), at most keep * (1 + retries) times; returns the
+    `keep` least disturbed results and how many calls were made."""
+    done = []
+    while len(done) < keep * (1 + retries):
+        done.append(once())
+        if sum(others(r) <= max_other for r in done) >= keep:
+            break
+    return sorted(done, key=others)[:keep], len(done)
+
+
 def cold_start(runtime: str, photo: Path, runs: int, home: Path, max_other: float, retries: int) -> dict:
     """Median wall time and peak RSS of `hashlens tag --no-library PHOTO`, a new process each
     run; a run during which the rest of the machine took over `max_other` cores is done again
     (at most `retries` extra runs per kept run), and the least disturbed `runs` are kept."""
     timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
     env = {**os.environ, "HASHLENS_HOME": str(home), "HASHLENS_RUNTIME": runtime, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = []  # (others, wall, mb)
-    attempts = 0
-    while attempts < runs * (1 + retries) + 1:
-        attempts += 1
+
+    def once() -> tuple[float, float, float]:  # (others, wall, mb)
         cmd = [*_hashlens_cmd(), "tag", "--no-library", str(photo)]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
@@ -353,16 +376,14 @@ def cold_start(runtime: str, photo: Path, runs: int, home: Path, max_other: floa
                 wall, mb = float(e), int(m) / 1024
             else:  # children's peak: the largest child so far, so measure the larger runtime last
                 mb = after.ru_maxrss / 1024
-        if attempts == 1:
-            continue  # the first one unmeasured: it fills the OS file cache
-        done.append((others or 0.0, wall, mb))
-        if sum(o <= max_other for o, _, _ in done) >= runs:
-            break
-    kept = sorted(done, key=lambda x: x[0])[:runs]
+        return others or 0.0, wall, mb
+
+    once()  # unmeasured: it fills the OS file cache
+    kept, done = _least_disturbed(once, runs, retries, max_other, lambda x: x[0])
     walls, rss = [w for _, w, _ in kept], [m for _, _, m in kept]
     return {"runtime": runtime, "wall_s": statistics.median(walls), "peak_rss_mb": statistics.median(rss),
             "wall_s_runs": walls, "peak_rss_mb_runs": rss, "others_cores_runs": [o for o, _, _ in kept],
-            "runs_done": len(done), "photo": str(photo), "timer": "/usr/bin/time" if timer else "getrusage"}
+            "runs_done": done, "photo": str(photo), "timer": "/usr/bin/time" if timer else "getrusage"}
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -479,21 +500,10 @@ def main() -> None:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "HASHLENS_HOME": home}
         for photo_set in sets:
             for d in designs:
-                cmd = [sys.executable, "-m", "bench.captioner_speed", *sys.argv[1:], "--one", f"{d}:{photo_set}"]
-                tries = []
-                for _ in range(1 + (a.retries if d in SHIPPED else a.peer_retries)):
-                    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-                    if out.returncode != 0:
-                        raise SystemExit(f"{d} on {photo_set} failed:\n{out.stderr[-3000:]}")
-                    r = json.loads(out.stdout.strip().splitlines()[-1])
-                    tries.append(r)
-                    print(f"measured {d} on {photo_set}: {r['latency_ms']:.0f} ms, {r['photos_per_s']:.1f}/s, "
-                          f"others {_others(r):.2f} cores", file=sys.stderr)
-                    if _others(r) <= a.max_other:
-                        break
-                r = min(tries, key=_others)
-                r["tries"] = len(tries)
-                rows.append(r)
+                retries = a.retries if d in SHIPPED else a.peer_retries
+                (r,), tries = _least_disturbed(functools.partial(_measure_row, d, photo_set, env), 1, retries,
+                                               a.max_other, _others)
+                rows.append({**r, "tries": tries})
         if a.cold:
             photo = _photos("phone12mp", 1, a.photos)[0]
             for runtime in ("litert", "tensorflow"):
