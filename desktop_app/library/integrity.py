@@ -283,11 +283,9 @@ def _by_table(conn: sqlite3.Connection, check: str) -> list[str]:
 class BackgroundCheck:
     """`diagnose` on a thread; `cancel()` interrupts it (closing a library does)."""
 
-    def __init__(self, db: Path, *, full: bool = False):
+    def __init__(self, db: Path):
         self.db = db
-        self.full = full
-        self.result: Diagnosis | None = None
-        self.error: str | None = None  # the check could not run (the first write checks again)
+        self.result: Diagnosis | None = None  # None: not done, or it could not run (busy...)
         self._conn: sqlite3.Connection | None = None
         self._cancelled = False
         self._mutex = threading.Lock()
@@ -306,20 +304,16 @@ class BackgroundCheck:
 
     def _run(self) -> None:
         try:
-            self.result = diagnose(self.db, full=self.full, on_connect=self._attach)
-        except Exception as exc:  # noqa: BLE001 - reported through .error
-            self.error = str(exc) or type(exc).__name__
+            self.result = diagnose(self.db, on_connect=self._attach)
+        except Exception:  # noqa: BLE001 - no verdict: TagLibrary.verify checks again
+            pass
         finally:
             with self._mutex:
                 self._conn = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> Diagnosis | None:
+    def wait(self) -> Diagnosis | None:
         if self._thread.ident is not None:
-            self._thread.join(timeout)
+            self._thread.join()
         return self.result
 
     def cancel(self) -> None:

@@ -467,16 +467,6 @@ class TagLibrary:
         if not found.ok:
             raise LibraryError(found.message(action))
 
-    @property
-    def damage(self) -> integrity.Diagnosis | None:
-        """What SQLite found wrong with the file, if it has been checked and found any (does
-        not wait for the check)."""
-        found = self._verdict
-        bg = self._bg_check
-        if found is None and bg is not None and not bg.running:
-            found = bg.result
-        return found if found is not None and not found.ok else None
-
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise LibraryError("the tag library is closed")

@@ -188,7 +188,7 @@ def test_damaged_data_page_refuses_every_write_and_keeps_the_file(tmp_path, kind
         with pytest.raises(LibraryError, match="damaged"):  # a backup of it would be damaged too
             lib.export_json(tmp_path / "backup.json")
         assert not (tmp_path / "backup.json").exists()
-        assert lib.damage is not None and not lib.damage.ok
+        assert not lib.verify().ok
     assert digest(db) == before
     assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
         DB_NAME]
@@ -213,7 +213,7 @@ def test_sqlite_error_on_an_intact_file_is_not_called_damage(tmp_path):
         with pytest.raises(LibraryError, match="finds the file intact; try again"):
             with lib._guard("read"):
                 raise sqlite3.DatabaseError("database disk image is malformed")
-        assert lib.damage is None
+        assert lib.verify().ok
         lib.record_decisions("h1", approve=["#c"])  # still writable
 
 
