@@ -59,7 +59,7 @@ import desktop_app  # noqa: F401  (first: it sets how NumPy's threads wait, as i
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = ROOT / ".." / "shared" / "datasets" / "flickr8k"
 DESIGNS = ("hashlens", "hashlens-tf", "deeprnn", "tf-tutorial")
-SHIPPED = ("hashlens", "hashlens-tf")
+SHIPPED = {"hashlens": "litert", "hashlens-tf": "tensorflow"}  # the shipped bundle: design -> runtime
 SETS = ("flickr8k", "phone12mp")
 BATCH = 16  # TagOptions.batch_size, the app's default
 GOALS = {"phone_ms": 90.0, "phone_per_s": 20.0, "flickr_per_s": 40.0, "cold_s": 1.5, "cold_mb": 350.0}
@@ -88,10 +88,8 @@ def _build(design: str):
     """-> (captioner, beam)."""
     from desktop_app.captioning.inference import BundleCaptioner
 
-    if design == "hashlens":
-        return BundleCaptioner.load(None, runtime="litert"), 3
-    if design == "hashlens-tf":
-        return BundleCaptioner.load(None, runtime="tensorflow"), 3
+    if design in SHIPPED:
+        return BundleCaptioner.load(None, runtime=SHIPPED[design]), 3
 
     import keras
     import tensorflow as tf
@@ -398,7 +396,7 @@ def _print_report(rows: list[dict], cold: list[dict], max_other: float) -> None:
               f"{r['latency_p90_ms']:>6.0f} {split:>22} {r['photos_per_s']:>8.1f} {r['peak_rss_mb']:>11.0f} "
               f"{_others(r):>6.2f}{' disturbed' if _others(r) > max_other else ''}")
     for c in cold:
-        name = "hashlens" if c["runtime"] == "litert" else "hashlens-tf"
+        name = next(d for d, runtime in SHIPPED.items() if runtime == c["runtime"])
         print(f"cold start {name:<12} (hashlens tag, one 12 MP photo, {c['runtime']}): {c['wall_s']:.2f} s, "
               f"peak RSS {c['peak_rss_mb']:.0f} MB  (runs kept: "
               f"{', '.join(f'{w:.2f}' for w in c['wall_s_runs'])} s; others "
@@ -506,7 +504,7 @@ def main() -> None:
                 rows.append({**r, "tries": tries})
         if a.cold:
             photo = _photos("phone12mp", 1, a.photos)[0]
-            for runtime in ("litert", "tensorflow"):
+            for runtime in SHIPPED.values():
                 cold.append(cold_start(runtime, photo, a.cold, Path(home), a.max_other, a.retries))
                 print(f"measured cold start ({runtime})", file=sys.stderr)
     _print_report(rows, cold, a.max_other)
