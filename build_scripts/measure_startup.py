@@ -103,7 +103,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def one_run(cmd: list[str], env: dict[str, str], timeout: float, markers: tuple[str, ...],
             optional: tuple[str, ...] = (), grace: float = 5.0) -> dict[str, float]:
-    """Seconds from launch to each marker line on stderr (max-stall-ms: its duration), and to
+    """Seconds from launch to each marker line on stderr (max-stall-ms: its duration in ms), and to
     "mapped" (xdotool sees the window; only when xdotool is installed). The optional markers
     are waited for up to `grace` seconds after the others."""
     poll_x = bool(shutil.which("xdotool")) and "DISPLAY" in env
@@ -120,7 +120,7 @@ def one_run(cmd: list[str], env: dict[str, str], timeout: float, markers: tuple[
                 word, _, rest = line.partition(" ")
                 if word in markers + optional and word not in seen:
                     value = float(rest.split()[0])
-                    seen[word] = value / 1000 if word == STALL else value - t0
+                    seen[word] = value if word == STALL else value - t0
                 tail[:] = (tail + [line.rstrip()])[-20:]
 
         reader = threading.Thread(target=read, daemon=True)
@@ -169,8 +169,7 @@ def cli_run(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, fl
         return {"first-result": t_first, "exit": time.time() - t0}
 
 
-def _summary(name: str, values: list[float], unit: str = "s", scale: float = 1.0) -> str:
-    values = [v * scale for v in values]
+def _summary(name: str, values: list[float], unit: str = "s") -> str:
     fmt = ".2f" if unit == "s" else ".0f"
     line = f"  {name}: first run {values[0]:{fmt}} {unit}"
     if len(values) > 1:
@@ -269,7 +268,7 @@ def main() -> int:
             print(_summary(name, [t[key] for t in times]))
     if args.first_tags and all(STALL in t for t in times):  # printed 3 s after the tags
         print(_summary("the GUI thread's longest stall (window shown to 3 s after the tags)",
-                       [t[STALL] for t in times], "ms", 1000))
+                       [t[STALL] for t in times], "ms"))
     return 0
 
 
