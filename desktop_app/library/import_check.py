@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import LibraryError
 
-EXPORT_FORMAT = "hashlens-library"  # as store.EXPORT_FORMAT / EXPORT_VERSION
+EXPORT_FORMAT = "hashlens-library"  # what TagLibrary.export_json writes (store uses these)
 EXPORT_VERSION = 1
 STATES = ("approved", "rejected", "added", "removed")  # ranking.STATES, in the schema's order
 RULE_KINDS = ("block", "synonym", "always")

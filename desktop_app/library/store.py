@@ -51,6 +51,8 @@ from ..errors import LibraryError
 from ..results import HashtagSuggestion, PhotoResult
 from . import habits, integrity, migrations, ranking
 from .import_check import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
     MAX_WEIGHT_ABS,
     ImportCheckError,
     LibraryImport,
@@ -63,9 +65,7 @@ from .import_check import (
 from .neighbours import NeighbourIndex, exact_similarities, project_raw
 from .ranking import POSITIVE_STATES, RankingConfig, TagEvidence
 
-DB_NAME = "library.sqlite3"
-EXPORT_FORMAT = "hashlens-library"
-EXPORT_VERSION = 1
+DB_NAME = integrity.DB_NAME
 _MAX_VARS = 900  # stay under SQLITE_MAX_VARIABLE_NUMBER of old builds
 _ACTIONS = (
     ("approve", "approved"),
