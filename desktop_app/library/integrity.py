@@ -811,14 +811,15 @@ def _copy_tables(src: sqlite3.Connection, dst: sqlite3.Connection, report: Repai
             rep.copied -= rep.orphans
 
 
-def _kept_name(db: Path, clock: Callable[[], float]) -> Path:
+def dated_name(db: Path, infix: str, clock: Callable[[], float], ext: str = "") -> Path:
+    """A free name beside `db`: its name, `infix`, the date and time (then -2, -3...), `ext`."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
-    kept = db.with_name(f"{db.name}{DAMAGED_SUFFIX}{stamp}")
+    path = db.with_name(f"{db.name}{infix}{stamp}{ext}")
     n = 2
-    while kept.exists():
-        kept = db.with_name(f"{db.name}{DAMAGED_SUFFIX}{stamp}-{n}")
+    while path.exists():
+        path = db.with_name(f"{db.name}{infix}{stamp}-{n}{ext}")
         n += 1
-    return kept
+    return path
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -927,7 +928,7 @@ def repair(folder: Path | str, *, output: Path | str | None = None, force: bool 
 
 def _swap(db: Path, new_db: Path, clock: Callable[[], float]) -> Path:
     """Move the damaged file (and its -wal, -shm) aside and the new library into its place."""
-    kept = _kept_name(db, clock)
+    kept = dated_name(db, DAMAGED_SUFFIX, clock)
     moved: list[tuple[Path, Path]] = []
     with _sole_user(db) as alone:
         if not alone:

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -403,12 +403,13 @@ class TagLibrary:
                 self._backup(self.path.with_name(f"{self.path.name}.v{version}.bak"))
             migrations.migrate(conn)
 
-    def _backup(self, target: Path) -> None:
-        """A consistent copy of the database (SQLite's online backup), e.g. before a migration."""
+    def _backup(self, target: Path, source: sqlite3.Connection | None = None) -> None:
+        """A consistent copy of the database (SQLite's online backup), e.g. before a migration;
+        read through `source` when given (another connection to this file)."""
         tmp = target.with_name(target.name + ".tmp")
         dst = sqlite3.connect(str(tmp))
         try:
-            self._conn.backup(dst)
+            (source or self._conn).backup(dst)
         finally:
             dst.close()
         os.replace(tmp, target)
@@ -2072,29 +2073,16 @@ class TagLibrary:
         """Copy the library before an import changes it; called inside the import's write
         transaction, so the copy is exactly the state the import starts from (read through a
         second, read-only connection: SQLite's backup cannot read the writer's own)."""
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
-        target = self.path.with_name(f"{self.path.name}.import-{stamp}.bak")
-        n = 1
-        while target.exists():
-            n += 1
-            target = self.path.with_name(f"{self.path.name}.import-{stamp}-{n}.bak")
-        tmp = target.with_name(target.name + ".tmp")
+        target = integrity.dated_name(self.path, ".import-", self.clock, ".bak")
         try:
-            src = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            src = integrity.connect_readonly(self.path, timeout=30)
             try:
-                dst = sqlite3.connect(str(tmp))
-                try:
-                    src.backup(dst)
-                finally:
-                    dst.close()
+                self._backup(target, src)
             finally:
                 src.close()
-            os.replace(tmp, target)
         except (OSError, sqlite3.Error) as exc:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            with suppress(OSError):
+                target.with_name(target.name + ".tmp").unlink(missing_ok=True)
             raise LibraryError(
                 f"cannot back up the tag library to {target} before the import ({exc}); "
                 "nothing was imported"
