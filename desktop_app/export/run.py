@@ -14,7 +14,7 @@ from ..fingerprint import content_hash
 from ..imaging import iter_image_files
 from .csv_txt import ExportRow, to_csv, to_txt
 from .instagram import instagram_text, kept_tags
-from .xmp import write_sidecar
+from .xmp import write_sidecars
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -85,18 +85,13 @@ def run_export(args) -> int:
         print("hashlens: nothing to export", file=sys.stderr)
         return EXIT_FAILED
     if fmt == "xmp":
-        failed = 0
-        for r in rows:
-            if not r.tags:
-                continue
-            try:
-                out = write_sidecar(r.path, r.tags, r.caption if args.with_caption else None,
-                                    style=getattr(args, "sidecar_name", "append"))
-                print(out)
-            except (OSError, ValueError) as exc:
-                failed += 1
-                print(f"hashlens: cannot write the sidecar of {r.path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED if failed else EXIT_OK
+        written, problems = write_sidecars(rows, args.with_caption,
+                                           getattr(args, "sidecar_name", "append"))
+        for out in written:
+            print(out)
+        for photo, why in problems:
+            print(f"hashlens: cannot write the sidecar of {photo}: {why}", file=sys.stderr)
+        return EXIT_FAILED if problems else EXIT_OK
     text = render(rows, fmt, args.with_caption)
     if args.output:
         try:

@@ -345,3 +345,20 @@ def write_sidecar(
         raise SidecarReadOnly(f"{path} is read-only: left unchanged")
     _atomic_write(real, encode_sidecar(merged, codec, bom), st)
     return path
+
+
+def write_sidecars(rows: Iterable, with_caption: bool = False,
+                   style: str = "append") -> tuple[list[Path], list[tuple[str, str]]]:
+    """A sidecar for each row (ExportRow: path, caption, tags) that has tags -> (sidecars
+    written, (photo, why) for each one that could not be: read-only, not an XMP file, ...).
+    One photo's problem never stops the others."""
+    written: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for r in rows:
+        if not r.tags:
+            continue
+        try:
+            written.append(write_sidecar(r.path, r.tags, r.caption if with_caption else None, style))
+        except (OSError, ValueError) as exc:
+            problems.append((str(r.path), str(exc)))
+    return written, problems

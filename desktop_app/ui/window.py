@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..errors import HashlensError
 from ..export.csv_txt import ExportRow, to_csv, to_txt
 from ..export.instagram import KEEP_STATES, instagram_text
-from ..export.xmp import write_sidecar
+from ..export.xmp import write_sidecars
 from ..imaging import IMAGE_SUFFIXES, iter_image_files
 from ..pipeline import Pipeline
 from ..results import MAX_HASHTAGS
@@ -727,15 +727,9 @@ class MainWindow(QMainWindow):
         not an XMP file, ...): each becomes a problem naming the photo."""
         rows = self.export_rows()
         if fmt == "xmp":
-            desc = self.settings.with_caption
-            written, problems = [], []
-            for r in rows:
-                try:
-                    written.append(write_sidecar(r.path, r.tags, r.caption if desc else None,
-                                                 self.settings.sidecar_name))
-                except (OSError, ValueError) as exc:
-                    problems.append(f"{Path(r.path).name}: {exc}")
-            return written, problems
+            written, problems = write_sidecars(rows, self.settings.with_caption,
+                                               self.settings.sidecar_name)
+            return written, [f"{Path(photo).name}: {why}" for photo, why in problems]
         text = to_csv(rows) if fmt == "csv" else to_txt(rows, self.settings.with_caption)
         Path(target).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
         return [Path(target)], []
