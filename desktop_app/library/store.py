@@ -932,26 +932,30 @@ class TagLibrary:
             elif kind == "always":
                 conn.execute("DELETE FROM rules WHERE kind = 'block' AND tag = ?", (tag,))
             elif kind == "synonym":
-                # Resolve chains so every alias points at a final tag, and refuse cycles.
-                syn = dict(conn.execute("SELECT tag, target FROM rules WHERE kind = 'synonym'"))
-                final = target
-                seen = {tag}
-                while final in syn:
-                    if final in seen:
-                        break
-                    seen.add(final)
-                    final = syn[final]
-                if final == tag or final in seen:
-                    raise LibraryError(f"{tag} -> {target} would make a synonym loop")
-                target = final
-                conn.execute(
-                    "UPDATE rules SET target = ? WHERE kind = 'synonym' AND target = ?",
-                    (target, tag),
-                )
+                target = self._link_synonym(conn, tag, target)
             conn.execute(
                 "INSERT OR REPLACE INTO rules(kind, tag, target, created_at) VALUES (?, ?, ?, ?)",
                 (kind, tag, target, self.clock()),
             )
+
+    @staticmethod
+    def _link_synonym(conn: sqlite3.Connection, alias: str, target: str) -> str:
+        """Before `alias -> target` is stored: chains resolved so every alias points at a final
+        tag (returned; the aliases of `alias` now point at it); LibraryError for a loop."""
+        syn = dict(conn.execute("SELECT tag, target FROM rules WHERE kind = 'synonym'"))
+        final = target
+        seen = {alias}
+        while final in syn:
+            if final in seen:
+                break
+            seen.add(final)
+            final = syn[final]
+        if final == alias or final in seen:
+            raise LibraryError(f"{alias} -> {target} would make a synonym loop")
+        conn.execute(
+            "UPDATE rules SET target = ? WHERE kind = 'synonym' AND target = ?", (final, alias)
+        )
+        return final
 
     def _drop_rule(self, kind: str, tag: str) -> None:
         with self._write("change a rule") as conn:
@@ -2102,49 +2106,27 @@ class TagLibrary:
         self, conn: sqlite3.Connection, rules: Sequence[RuleImport], report: dict
     ) -> None:
         """Add the imported rules that do not clash with local ones (local rules win)."""
-        local = {(k, t): g for k, t, g in conn.execute("SELECT kind, tag, target FROM rules")}
-        synonyms = {t: g for (k, t), g in local.items() if k == "synonym"}
-        kinds = {(k, t) for k, t in local}
-
-        def loops(alias: str, target: str) -> bool:
-            seen = {alias}
-            while target in synonyms:
-                if target in seen:
-                    return True
-                seen.add(target)
-                target = synonyms[target]
-            return target in seen
-
-        added_synonym = False
+        kinds = set(conn.execute("SELECT kind, tag FROM rules"))
         for rule in rules:
             if (rule.kind, rule.tag) in kinds:
                 continue  # the local one wins (the same rule: nothing to add)
             other = {"block": "always", "always": "block"}.get(rule.kind)
-            if (other, rule.tag) in kinds or (
-                rule.kind == "synonym" and loops(rule.tag, rule.target or "")
-            ):
+            if (other, rule.tag) in kinds:
                 report["rules_skipped"] += 1
                 continue
+            target = rule.target
+            if rule.kind == "synonym":
+                try:
+                    target = self._link_synonym(conn, rule.tag, rule.target or "")
+                except LibraryError:  # it would loop with a local synonym
+                    report["rules_skipped"] += 1
+                    continue
             conn.execute(
                 "INSERT INTO rules(kind, tag, target, created_at) VALUES (?, ?, ?, ?)",
-                (rule.kind, rule.tag, rule.target, rule.created_at or self.clock()),
+                (rule.kind, rule.tag, target, rule.created_at or self.clock()),
             )
             kinds.add((rule.kind, rule.tag))
-            if rule.kind == "synonym":
-                synonyms[rule.tag] = rule.target or ""
-                added_synonym = True
             report["rules_added"] += 1
-        if added_synonym:  # every alias points at a final tag again, as _set_rule keeps them
-            for alias, target in list(synonyms.items()):
-                end = target
-                while end in synonyms:
-                    end = synonyms[end]
-                if end != target:
-                    synonyms[alias] = end
-                    conn.execute(
-                        "UPDATE rules SET target = ? WHERE kind = 'synonym' AND tag = ?",
-                        (end, alias),
-                    )
 
     def _import_photo(
         self, conn: sqlite3.Connection, photo: PhotoImport, report: dict,

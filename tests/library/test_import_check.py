@@ -196,6 +196,19 @@ def test_imported_rules_merge_local_ones_win_and_loops_are_skipped(lib, tmp_path
                                        "#kitty": "#cat", "#puppy": "#canine"}
 
 
+def test_an_imported_synonym_beside_a_loop_an_older_import_left(lib, tmp_path):
+    """Older versions imported rules unchecked: a local loop is skipped over, not followed."""
+    with lib._write() as conn:
+        conn.executemany("INSERT INTO rules(kind, tag, target, created_at) VALUES (?, ?, ?, 1)",
+                         [("synonym", "#a", "#b"), ("synonym", "#b", "#a")])
+    doc = make_corpus.good_document(n_photos=0)
+    doc["rules"] = [{"kind": "synonym", "tag": "#c", "target": "#d", "created_at": None},
+                    {"kind": "synonym", "tag": "#e", "target": "#a", "created_at": None}]
+    report = lib.import_json(_write(tmp_path, doc))
+    assert report["rules_added"] == 1 and report["rules_skipped"] == 1
+    assert lib.rules()["synonyms"] == {"#a": "#b", "#b": "#a", "#c": "#d"}
+
+
 def _write(tmp_path: Path, doc: dict) -> Path:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
