@@ -1936,11 +1936,10 @@ class TagLibrary:
         return counts
 
     def _export_photos(
-        self, conn: sqlite3.Connection, include_embeddings: bool, skipped: dict | None = None
+        self, conn: sqlite3.Connection, include_embeddings: bool, skipped: dict[str, int]
     ) -> Iterator[dict]:
         """Each photo as export_json writes it; `skipped` counts what import_check would refuse
         (odd tags' decisions and suggestions, and photos that fail it anyway)."""
-        skipped = {} if skipped is None else skipped
         last = 0
         while True:
             rows = conn.execute(
@@ -1980,7 +1979,7 @@ class TagLibrary:
                 kept_d = [d for d in decisions if is_valid_tag(d[0])]
                 for key, n in (("suggestions", len(suggestions) - len(kept_s)),
                                ("decisions", len(decisions) - len(kept_d))):
-                    skipped[key] = skipped.get(key, 0) + n
+                    skipped[key] += n
                 photo = {
                     "content_hash": r[1],
                     "path": r[2],
@@ -2026,7 +2025,7 @@ class TagLibrary:
                 try:
                     check_photo(photo, "photo")
                 except ImportCheckError as exc:
-                    skipped["photos"] = skipped.get("photos", 0) + 1
+                    skipped["photos"] += 1
                     logging.getLogger(__name__).warning(
                         "not exported: the photo %s (%s): %s", r[1], r[2], exc)
                     continue
