@@ -442,6 +442,9 @@ class TagLibrary:
         except LibraryError:
             raise
         except sqlite3.Error as exc:
+            known = self._verdict
+            if known is not None and not known.ok and integrity.is_damage(exc):
+                raise LibraryError(known.message(action)) from None  # (not checked again)
             text, found = _error_text(self.path, exc, action)
             if found is not None:
                 self._verdict = found

@@ -217,6 +217,18 @@ def test_sqlite_error_on_an_intact_file_is_not_called_damage(tmp_path):
         lib.record_decisions("h1", approve=["#c"])  # still writable
 
 
+def test_errors_on_a_library_known_damaged_do_not_check_it_again(tmp_path, monkeypatch):
+    make_library(tmp_path / "lib", photos=5)
+    damage(tmp_path / "lib" / DB_NAME, "rowid")
+    with TagLibrary.open(tmp_path / "lib", habit_features=None) as lib:
+        assert not lib.verify().ok
+        monkeypatch.setattr(integrity, "diagnose", lambda *a, **k: pytest.fail("checked again"))
+        for _ in range(2):
+            with pytest.raises(LibraryError, match="could not read: .* Rowid 83 out of order"):
+                with lib._guard("read"):
+                    raise sqlite3.DatabaseError("database disk image is malformed")
+
+
 def test_open_checks_in_the_background_and_close_stops_it(tmp_path):
     make_library(tmp_path / "lib")
     lib = TagLibrary.open(tmp_path / "lib", habit_features=None)
