@@ -281,15 +281,22 @@ class Pipeline:
 
         The photo is found by content, so it works after a move or rename.
         """
+        try:
+            digest = content_hash(path)
+        except OSError as exc:
+            raise HashlensError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return self.decide(digest, path=str(Path(path).resolve()), approve=approve, reject=reject,
+                           add=add, remove=remove)
+
+    def decide(self, content_hash: str, path: str | None = None, approve=(), reject=(), add=(),
+               remove=()) -> dict[str, str]:
+        """The one way decisions enter the library (CLI feedback, the window, the watcher):
+        tags are normalised in this pipeline's style; returns the photo's decisions now."""
         from .tagging import normalize_tag
 
         lib = self.library
         if lib is None:
             raise LibraryError(self.library_warning or "the tag library is turned off")
-        try:
-            digest = content_hash(path)
-        except OSError as exc:
-            raise HashlensError(f"cannot read {path}: {exc.strerror or exc}") from None
 
         def norm(tags):
             out = []
@@ -301,8 +308,8 @@ class Pipeline:
             return out
 
         try:
-            lib.record_decisions(digest, approve=norm(approve), reject=norm(reject), add=norm(add),
-                                 remove=norm(remove), path=str(Path(path).resolve()))
+            lib.record_decisions(content_hash, approve=norm(approve), reject=norm(reject), add=norm(add),
+                                 remove=norm(remove), path=path)
         except ValueError as exc:  # the same tag both approved and rejected, say
             raise HashlensError(str(exc)) from None
-        return lib.decisions_for(digest)
+        return lib.decisions_for(content_hash)

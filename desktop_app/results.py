@@ -66,6 +66,21 @@ class CaptionResult:
         return np.asarray(self.attention[index]).reshape(self.grid)
 
 
+@dataclass(frozen=True)
+class Detection:
+    """A thing a detector found in the photo: a COCO object ("giraffe", "tennis racket") or a
+    face ("face"). Faces are boxes only: no identity is computed, stored or shown."""
+
+    kind: str  # "object" or "face"
+    label: str
+    score: float  # 0..1, the detector's confidence
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the photo's width/height
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "label": self.label, "score": round(float(self.score), 4),
+                "box": [round(float(v), 4) for v in self.box]}
+
+
 @dataclass
 class HashtagSuggestion:
     """A hashtag candidate with its score and where it came from.
@@ -83,6 +98,9 @@ class HashtagSuggestion:
     words: tuple[str, ...] = ()  # the source words, e.g. ("teddy", "bear")
     parts: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    # Indices into PhotoResult.detections of the boxes this tag names (#giraffe -> the giraffes),
+    # so the window can outline them the way it shows a caption word's attention.
+    box_indices: tuple[int, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -93,6 +111,7 @@ class HashtagSuggestion:
             "words": list(self.words),
             "parts": {k: round(float(v), 4) for k, v in self.parts.items()},
             "reason": self.reason,
+            "boxes": list(self.box_indices),
         }
 
 
@@ -106,6 +125,7 @@ class PhotoResult:
     error: str | None = None
     content_hash: str = ""
     size: tuple[int, int] = (0, 0)  # original (width, height)
+    detections: tuple[Detection, ...] = ()  # objects and faces found in the photo
 
     @property
     def ok(self) -> bool:
@@ -120,5 +140,6 @@ class PhotoResult:
             "token_probs": [round(float(p), 4) for p in cap.token_probs] if cap else [],
             "confidence": round(cap.confidence, 4) if cap else None,
             "hashtags": [h.to_json() for h in self.hashtags],
+            "detections": [d.to_json() for d in self.detections],
             "error": self.error,
         }

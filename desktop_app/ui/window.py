@@ -625,13 +625,12 @@ class MainWindow(QMainWindow):
                              priority=10)  # ahead of a big batch's thumbnails, like the photo
 
     def _record(self, it: PhotoItem, **decisions) -> bool:
-        lib = self.pipeline.library
-        if lib is None:
+        if self.pipeline.library is None:
             self.show_error("<b>Decisions are not saved:</b> "
                             + (self.pipeline.library_warning or "the tag library is not open"), "warning")
             return False
         try:
-            lib.record_decisions(it.result.content_hash, path=str(it.path), **decisions)
+            self.pipeline.decide(it.result.content_hash, path=str(it.path), **decisions)
         except HashlensError as exc:
             self.show_error(f"<b>Could not save the decision:</b> {exc}", "warning")
             return False

@@ -310,7 +310,7 @@ class WatchService:
         if not approved:
             return out
         try:
-            self.pipeline.library.record_decisions(res.content_hash, approve=approved, path=res.path)
+            self.pipeline.decide(res.content_hash, path=res.path, approve=approved)
             out.approved = approved
         except HashlensError as exc:
             out.error = f"could not auto-approve: {exc}"
