@@ -286,7 +286,7 @@ def _finish(path, tag, **options):
 
     fake = SimpleNamespace(
         options=WatchOptions(auto_approve=0.5, write_xmp=True, **options),
-        pipeline=SimpleNamespace(library=SimpleNamespace(record_decisions=lambda *a, **k: None)))
+        pipeline=SimpleNamespace(decide=lambda *a, **k: {}))
     res = SimpleNamespace(path=str(path), content_hash="h", hashtags=[SimpleNamespace(tag=tag, score=0.9)])
     return WatchService._finish(fake, res)
 
