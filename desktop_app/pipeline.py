@@ -19,8 +19,8 @@ import numpy as np
 
 from .errors import HashlensError, ImageLoadError, LibraryError
 from .fingerprint import bytes_hash, content_hash
-from .imaging import iter_image_files, load_for_model
-from .results import MAX_HASHTAGS, PhotoResult
+from .imaging import iter_image_files, load_for_models
+from .results import MAX_HASHTAGS, Detection, PhotoResult
 from .runtime.threads import cpu_threads, numpy_threads
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Progress:
 @dataclass
 class _Loaded:
     path: Path
-    pixels: np.ndarray | None
+    pixels: list[np.ndarray] | None  # at the captioner's size, then each detector's
     size: tuple[int, int]
     digest: str
     mtime: float
@@ -93,10 +93,10 @@ def decode_workers() -> int:
     return max(2, min(8, cpu_threads()))
 
 
-def _load(path: Path, input_size: int) -> _Loaded:
+def _load(path: Path, sizes: tuple[int, ...]) -> _Loaded:
     try:
         data = path.read_bytes() if path.is_file() else None  # one read, decoded and hashed
-        pixels, size = load_for_model(path, input_size, data=data)  # clear errors for the rest
+        pixels, size = load_for_models(path, sizes, data=data)  # clear errors for the rest
         st = path.stat()
         digest = bytes_hash(data) if data is not None else content_hash(path)
         return _Loaded(path, pixels, size, digest, st.st_mtime, st.st_size, None)
@@ -117,7 +117,11 @@ class Pipeline:
         captioner=None,
         library=None,
         use_library: bool = True,
+        detectors=None,
     ):
+        """detectors: None for the shipped object and face detectors, False for none (the
+        caption and the classifier alone), or a list of objects with `input_size` and
+        `detect_batch(images) -> [[Detection, ...], ...]` (tests)."""
         self.model_path = model
         self.library_dir = library_dir
         self.options = options or TagOptions()
@@ -125,6 +129,8 @@ class Pipeline:
         self._library = library
         self.use_library = use_library
         self.library_warning: str | None = None
+        self._detectors = detectors
+        self.detector_warning: str | None = None
 
     # -- lazily loaded parts -------------------------------------------------------------
     @property
@@ -134,6 +140,21 @@ class Pipeline:
 
             self._captioner = load_captioner(self.model_path)
         return self._captioner
+
+    @property
+    def detectors(self) -> list:
+        """The object and face detectors ([] when turned off or they cannot be loaded: photos
+        are then tagged from the caption and the classifier, and the warning says why)."""
+        if self._detectors is None:
+            try:
+                from .detection import load_face_detector, load_object_detector
+
+                self._detectors = [load_object_detector(), load_face_detector()]
+            except (HashlensError, ImportError) as exc:
+                self._detectors = []
+                self.detector_warning = str(exc)
+                log.warning("detectors unavailable, tags come from the caption alone: %s", exc)
+        return list(self._detectors or [])
 
     @property
     def library(self):
@@ -156,6 +177,8 @@ class Pipeline:
         cap = self.captioner
         size = int(getattr(cap, "input_size", 224))
         cap.caption_batch(np.zeros((1, size, size, 3), np.uint8), beam=1)
+        for det in self.detectors:
+            det.detect_batch(np.zeros((1, det.input_size, det.input_size, 3), np.uint8))
         load_tagging()
 
     def close(self) -> None:
@@ -188,20 +211,20 @@ class Pipeline:
         bs = max(1, self.options.batch_size)
         batches = [files[i : i + bs] for i in range(0, total, bs)]
         _load_tagging_once_in_background()  # while the model loads
-        size = self._input_size()
+        sizes = (self._input_size(), *(d.input_size for d in self.detectors))
         # Photos are decoded one per task on all cores (Pillow lets go of the GIL while it
         # decodes), the next batch while the model captions this one: a 12 MP JPEG costs more
         # to decode than the encoder costs to run.
         pool = ThreadPoolExecutor(max_workers=decode_workers(), thread_name_prefix="decode")
         try:
-            pending = [pool.submit(_load, p, size) for p in batches[0]]
+            pending = [pool.submit(_load, p, sizes) for p in batches[0]]
             for i in range(len(batches)):
                 if should_cancel and should_cancel():
                     return
                 loaded = [f.result() for f in pending]
                 decoding = i + 1 < len(batches)
                 if decoding:
-                    pending = [pool.submit(_load, p, size) for p in batches[i + 1]]
+                    pending = [pool.submit(_load, p, sizes) for p in batches[i + 1]]
                 # NumPy gets the other cores only when no photo is being decoded on them.
                 with numpy_threads(1 if decoding else cpu_threads()):
                     results = self._tag_loaded(loaded)
@@ -217,19 +240,36 @@ class Pipeline:
     def _input_size(self) -> int:
         return int(getattr(self.captioner, "input_size", 224))
 
+    def _describe(self, good: list[_Loaded]) -> dict[Path, tuple]:
+        """Detections, then captions grounded in them: path -> (CaptionResult, detections)."""
+        from .scene.grounding import grounded_captions
+
+        found: list[list[Detection]] = [[] for _ in good]
+        for k, det in enumerate(self.detectors, start=1):
+            for i, dets in enumerate(det.detect_batch(np.stack([x.pixels[k] for x in good]))):
+                found[i] += dets
+        batch = np.stack([x.pixels[0] for x in good])
+        cap = self.captioner
+
+        def caption(bias):
+            if bias is None:  # (fakes in tests take no bias)
+                return cap.caption_batch(batch, beam=self.options.beam)
+            return cap.caption_batch(batch, beam=self.options.beam, word_bias=bias)
+
+        described = grounded_captions(caption, getattr(cap, "vocab", None), found)
+        return {x.path: d for x, d in zip(good, described, strict=True)}
+
     def _tag_loaded(self, loaded: list[_Loaded]) -> list[PhotoResult]:
         good = [x for x in loaded if x.error is None]
-        captions = {}
-        if good:
-            batch = np.stack([x.pixels for x in good])
-            for x, cap in zip(good, self.captioner.caption_batch(batch, beam=self.options.beam), strict=True):
-                captions[x.path] = cap
+        described = self._describe(good) if good else {}
         out = []
         for x in loaded:
             if x.error is not None:
                 out.append(PhotoResult(path=str(x.path), error=x.error))
                 continue
-            res = PhotoResult(path=str(x.path), caption=captions[x.path], content_hash=x.digest, size=x.size)
+            caption, detections = described[x.path]
+            res = PhotoResult(path=str(x.path), caption=caption, content_hash=x.digest, size=x.size,
+                              detections=detections)
             candidates = self.candidates(res)
             res.hashtags = self.rank(res, candidates)
             self._remember(res, x, candidates)
@@ -239,10 +279,13 @@ class Pipeline:
     def candidates(self, result: PhotoResult) -> list:
         """The model's hashtag candidates for a captioned photo (not personalised), with popular
         variants and related trending tags added (bounded) and each one's popularity figure."""
+        from .scene.evidence import SceneEvidence
         from .tagging import suggest_hashtags
         from .tagging.extend import extend_for_photo, trends_folder
 
-        found = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2)
+        evidence = SceneEvidence.build(result.detections, result.caption.imagenet)
+        found = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2,
+                                 evidence=evidence)
         lib = self.library
         return extend_for_photo(found, result, lib, trends_folder(lib, self.library_dir))
 

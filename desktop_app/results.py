@@ -45,6 +45,10 @@ class CaptionResult:
     # The beam's runners-up: other captions the model found almost as likely. Words they agree
     # on are more certain; words only they have are extra hashtag candidates.
     alternatives: tuple[AlternativeCaption, ...] = ()
+    # "model": the captioner's words; "grounded": a subject the detectors contradicted was
+    # replaced by what they saw; "detections": a plain sentence made from the detections.
+    source: str = "model"
+    original: str = ""  # the captioner's own caption when source is not "model"
 
     @property
     def confidence(self) -> float:

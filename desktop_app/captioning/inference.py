@@ -72,7 +72,8 @@ class BundleCaptioner:
         """uint8 (N, 224, 224, 3) -> features (N, 49, 1024) float32, class probs (N, 1001)."""
         return self.encoder.encode(images)
 
-    def caption_features(self, feats: np.ndarray, beam: int = 3, max_len: int | None = None):
+    def caption_features(self, feats: np.ndarray, beam: int = 3, max_len: int | None = None,
+                         word_bias: np.ndarray | None = None):
         """Decode captions from precomputed features; returns beam_search Hypotheses."""
         k = max(1, int(beam))
         ctx = self.kernel.prepare(feats)
@@ -88,15 +89,19 @@ class BundleCaptioner:
 
         return beam_search(step, state, feats.shape[0], k, max_len or self.config.max_len,
                            self.vocab.start_id, self.vocab.end_id, banned_ids=self._banned,
-                           repeatable_ids=self._repeatable)
+                           repeatable_ids=self._repeatable, word_bias=word_bias)
 
-    def caption_batch(self, images: np.ndarray, beam: int = 3) -> list[CaptionResult]:
+    def caption_batch(self, images: np.ndarray, beam: int = 3,
+                      word_bias: np.ndarray | None = None) -> list[CaptionResult]:
+        """Captions for uint8 photos; word_bias (N, len(vocab)) nudges word choice (grounding)."""
         with self._lock:
-            return self._caption_batch(images, beam)
+            feats, probs = self.encode(images)
+            return self.caption_encoded(feats, probs, beam, word_bias)
 
-    def _caption_batch(self, images: np.ndarray, beam: int) -> list[CaptionResult]:
-        feats, probs = self.encode(images)
-        hyps = self.caption_features(feats, beam=beam)
+    def caption_encoded(self, feats: np.ndarray, probs: np.ndarray, beam: int = 3,
+                        word_bias: np.ndarray | None = None) -> list[CaptionResult]:
+        """Captions from the encoder's outputs (benchmarks decode cached features this way)."""
+        hyps = self.caption_features(feats, beam=beam, word_bias=word_bias)
         pooled = feats.mean(axis=1)
         out = []
         for i, hyp in enumerate(hyps):

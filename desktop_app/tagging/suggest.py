@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..results import LOW_CONFIDENCE, CaptionResult, HashtagSuggestion
+from ..results import LOW_CONFIDENCE, CaptionResult, HashtagSuggestion, ImagenetGuess
+from ..scene.classes import PERSON
+from ..scene.evidence import SceneEvidence
 from .detector import TagDetector, default_detector
 from .imagenet_tags import ImagenetCandidate, imagenet_candidates
+from .objects import arbitrate
 from .phrases import Phrase, extract_phrases
 from .rules import (
     MAX_TAG_WORDS,
     MAX_TAGS_PER_POST,
+    _lines,
     check_style,
     clean_word,
     fold_plural,
@@ -43,6 +47,21 @@ MIN_SCORE = 0.01
 DETECTOR_TOP = 12  # the detector's best tags considered as new candidates ...
 DETECTOR_MIN_NEW = 0.1  # ... when it gives them at least this (below: Flickr8k's priors)
 DETECTOR_SAYS_AGREES = 0.3  # a caption tag's reason mentions the detector from this probability
+# ImageNet classes on the reviewed list (resources/tagging/sensitive_imagenet.txt: #guillotine,
+# #gasmask, #gorilla) need this much probability, and more when a person is in the photo.
+SENSITIVE_MIN_PROB = 0.6
+SENSITIVE_WITH_PERSON = 0.95
+
+
+def _sensitive() -> frozenset[str]:
+    return frozenset(line.strip() for line in _lines("sensitive_imagenet.txt"))
+
+
+def _allowed_guesses(guesses, evidence: SceneEvidence | None) -> list[ImagenetGuess]:
+    person = evidence is not None and (evidence.count(PERSON) > 0 or bool(evidence.faces))
+    need = SENSITIVE_WITH_PERSON if person else SENSITIVE_MIN_PROB
+    sensitive = _sensitive()
+    return [g for g in guesses if g.label not in sensitive or g.prob >= need]
 
 
 @dataclass
@@ -57,6 +76,7 @@ class _Candidate:
     source_words: tuple[str, ...] = ()
     order: float = math.inf  # position in the caption, for ties
     support: list[str] = field(default_factory=list)
+    boxes: list[int] = field(default_factory=list)  # PhotoResult.detections it names
 
 
 
@@ -227,15 +247,22 @@ def _apply_detector(cands: list[_Candidate], caption: CaptionResult, detector: T
     return cands
 
 
+def _object_candidate(words: tuple[str, ...], score: float, reason: str, boxes: list[int]) -> _Candidate:
+    return _Candidate(key=words_key(words), words=words, source="objects", score=score,
+                      parts={"objects": score, "specificity": specificity(words)}, reason=reason,
+                      source_words=words, order=150.0, boxes=list(boxes))
+
+
 def suggest_hashtags(
     caption: CaptionResult, style: str = "joined", limit: int = MAX_TAGS_PER_POST,
-    detector: TagDetector | None | bool = True,
+    detector: TagDetector | None | bool = True, evidence: SceneEvidence | None = None,
 ) -> list[HashtagSuggestion]:
     """Ranked hashtag candidates for a captioned photo, best first, at most `limit` (<= 30,
     Instagram's cap per post).
 
     `detector`: True for the shipped tag detector (when it can be read), a TagDetector, or
-    False/None for the caption and the classifier only (human captions in benchmarks)."""
+    False/None for the caption and the classifier only (human captions in benchmarks).
+    `evidence`: what the object and face detectors saw (their tags join; see objects.py)."""
     check_style(style)
     limit = max(0, min(int(limit), MAX_TAGS_PER_POST))
     if limit == 0:
@@ -247,7 +274,8 @@ def suggest_hashtags(
     if trusted:
         found = _caption_candidates(caption)
         _alternative_candidates(caption, found)
-    imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(caption.imagenet)]
+    guesses = _allowed_guesses(caption.imagenet, evidence)
+    imagenet = [_imagenet_candidate(c) for c in imagenet_candidates(guesses)]
     cands = _merge(found, imagenet)
     # The detector learned from the same photos as the captioner: where the caption model is
     # lost (a latte art photo), so is it ("#man", "#dog" from priors), so it stays silent. It
@@ -256,6 +284,8 @@ def suggest_hashtags(
         det = default_detector() if detector is True else (detector or None)
         if det is not None:
             cands = _apply_detector(cands, caption, det)
+    if evidence is not None and not evidence.empty:
+        cands = arbitrate(cands, evidence, _object_candidate)
     ranked = sorted(cands, key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0)))
     out: list[HashtagSuggestion] = []
     seen: set[str] = set()
@@ -273,6 +303,7 @@ def suggest_hashtags(
                 words=tuple(cand.source_words),
                 parts={k: round(float(v), 6) for k, v in cand.parts.items()},
                 reason=cand.reason,
+                box_indices=tuple(cand.boxes),
             )
         )
         if len(out) >= limit:

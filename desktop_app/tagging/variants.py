@@ -31,7 +31,7 @@ VARIANT_FACTOR = 0.15  # a variant's score relative to its tag: after the captio
 HEAD_FACTOR = 0.8  # built from a phrase's head (#sandybeach -> #beachlife) rather than the tag
 MAX_PER_TAG = 2
 MAX_TOTAL = 6
-BASE_SOURCES = frozenset({"caption", "imagenet", "detector"})
+BASE_SOURCES = frozenset({"caption", "imagenet", "detector", "objects"})
 MIN_NOUN = 3  # shorter nouns make accidental words (#artlife from #art is fine, #tv... no)
 # Per-form feedback: muted after this many rejections with nothing kept.
 MUTE_REJECTIONS = 3

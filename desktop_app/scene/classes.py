@@ -1,0 +1,48 @@
+"""The COCO classes the object detector knows (resources/scene/coco_classes.tsv)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from ..paths import resources_dir
+
+PERSON = "person"
+
+
+@dataclass(frozen=True)
+class CocoClass:
+    label: str  # the detector's name: "tennis racket"
+    group: str  # COCO's supercategory: animal, food, vehicle, ...
+    tag: tuple[str, ...]  # the hashtag's words (empty: no tag of its own, e.g. person)
+    words: frozenset[str]  # caption words that name it ("dog", "dogs", "puppy")
+    plural: str
+    setting: str  # where a plain sentence puts it ("standing in a field"), "" if nowhere
+
+    def noun(self, n: int) -> str:
+        return self.label if n == 1 else self.plural
+
+
+@cache
+def coco_classes() -> dict[str, CocoClass]:
+    """label -> CocoClass, in the file's order."""
+    out: dict[str, CocoClass] = {}
+    text = (resources_dir() / "scene" / "coco_classes.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    for label, group, tag, words, plural, setting in rows[1:]:
+        out[label] = CocoClass(
+            label=label, group=group,
+            tag=() if tag == "-" else tuple(tag.split()),
+            words=frozenset() if words == "-" else frozenset(words.split()),
+            plural=plural, setting="" if setting == "-" else setting)
+    return out
+
+
+@cache
+def class_of_word() -> dict[str, str]:
+    """caption word -> class label ("puppy" -> "dog"); a word of several classes names none."""
+    seen: dict[str, set[str]] = {}
+    for c in coco_classes().values():
+        for w in c.words:
+            seen.setdefault(w, set()).add(c.label)
+    return {w: next(iter(labels)) for w, labels in seen.items() if len(labels) == 1}

@@ -1,0 +1,92 @@
+"""SceneEvidence: what the detectors and the classifier say is (and is not) in one photo.
+
+Per COCO class one figure, the strongest evidence for it: the object detector's best score,
+or the ImageNet classifier's probability for the matching category (all dog breeds together
+for "dog") times CLASSIFIER_WEIGHT. A class is *present* when the detector kept a box of it;
+a caption word is *contradicted* when its class has almost no evidence while something else
+was confidently seen (a giraffe, and no dog anywhere): an empty detector output contradicts
+nothing, since the detector may simply have missed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..results import Detection, ImagenetGuess
+from .classes import PERSON, class_of_word, coco_classes
+
+CLASSIFIER_WEIGHT = 0.8  # ImageNet was trained on other photos: its categories count less
+ABSENT = 0.12  # below this a class is not in the photo as far as anyone can tell ...
+STRONG = 0.45  # ... when something else was seen at least this surely
+
+
+def _imagenet_scores(guesses: Iterable[ImagenetGuess]) -> dict[str, float]:
+    from ..tagging.imagenet_tags import category_of
+
+    labels = coco_classes()
+    out: Counter[str] = Counter()
+    for g in guesses:
+        cat = category_of(g.label)
+        if cat in labels:
+            out[cat] += float(g.prob)
+    return {k: min(1.0, v) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class SceneEvidence:
+    objects: tuple[Detection, ...] = ()  # the detector's confident boxes
+    faces: tuple[Detection, ...] = ()
+    scores: Mapping[str, float] = field(default_factory=dict)  # class -> strongest evidence
+
+    @classmethod
+    def build(cls, detections: Iterable[Detection], imagenet: Iterable[ImagenetGuess] = ()) -> SceneEvidence:
+        """detections: objects and faces as the detectors kept them (PhotoResult.detections),
+        so that the same evidence is rebuilt from a result when its tags are ranked again."""
+        dets = tuple(detections)
+        objects = tuple(d for d in dets if d.kind == "object")
+        scores: dict[str, float] = {}
+        for d in objects:
+            scores[d.label] = max(scores.get(d.label, 0.0), float(d.score))
+        for label, p in _imagenet_scores(imagenet).items():
+            scores[label] = max(scores.get(label, 0.0), CLASSIFIER_WEIGHT * p)
+        return cls(objects, tuple(d for d in dets if d.kind == "face"), scores)
+
+    @property
+    def empty(self) -> bool:
+        return not self.objects and not self.faces
+
+    def count(self, label: str) -> int:
+        return sum(1 for d in self.objects if d.label == label)
+
+    def present(self) -> list[str]:
+        """Classes with a confident box, most salient first (score x sqrt of the box's area)."""
+        best: dict[str, float] = {}
+        for d in self.objects:
+            x0, y0, x1, y1 = d.box
+            area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+            best[d.label] = max(best.get(d.label, 0.0), d.score * area ** 0.5)
+        return sorted(best, key=lambda k: -best[k])
+
+    def score(self, label: str) -> float:
+        return float(self.scores.get(label, 0.0))
+
+    def seen_surely(self, exclude: str = "") -> bool:
+        return any(d.score >= STRONG and d.label != exclude for d in self.objects)
+
+    def contradicts(self, label: str) -> bool:
+        """True when the photo almost surely holds no `label` (see the module's docstring)."""
+        if label not in coco_classes() or self.score(label) >= ABSENT:
+            return False
+        if label == PERSON and self.faces:
+            return False
+        return self.seen_surely(exclude=label)
+
+    def contradicts_word(self, word: str) -> bool:
+        label = class_of_word().get(word)
+        return label is not None and self.contradicts(label)
+
+    def boxes_of(self, label: str) -> list[int]:
+        """Indices into `objects` of the boxes of a class."""
+        return [i for i, d in enumerate(self.objects) if d.label == label]

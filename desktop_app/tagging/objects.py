@@ -1,0 +1,112 @@
+"""Hashtag candidates from the object and face detectors, and the one arbitration of sources.
+
+* objects: every class the detector kept a box of gives its tag (#giraffe, #pizza), scored by
+  the detector's confidence; several of a kind say so in the reason ("3 giraffes").
+* faces: #selfie (one face filling the frame), #portrait (one clear face), #groupphoto
+  (three or more faces). Boxes only: nothing about who anyone is.
+* arbitration: a candidate from any other source (caption, runner-up captions, classifier,
+  tag detector) whose noun names a COCO class the detectors contradict (see
+  scene.evidence) is demoted to CONTRADICTED of its score; one that names a class they saw
+  gains the detector's support (noisy-OR) and points at its boxes, so hovering #dog outlines
+  the dog. The popular forms (#dogsofinstagram) are built afterwards from the surviving scores
+  (variants.py), so they follow only a subject that survives.
+"""
+
+from __future__ import annotations
+
+from ..scene.classes import PERSON, class_of_word, coco_classes
+from ..scene.evidence import SceneEvidence
+from .rules import clean_word, words_key
+from .scoring import clamp, noisy_or, specificity
+
+OBJECT_WEIGHT = 0.9  # a detected class's tag: its detector score x this
+OBJECT_SUPPORT = 0.7  # what a detection adds to another source's same tag (noisy-OR)
+CONTRADICTED = 0.1  # what is left of a candidate whose subject the detectors contradict
+FACE_WEIGHT = 0.35  # face tags: a guess about how the photo was taken, after its subjects
+CROWD = 3  # this many people boxes make #people
+SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
+
+
+def _area(box) -> float:
+    x0, y0, x1, y1 = box
+    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def _head_class(words: tuple[str, ...]) -> str | None:
+    """The COCO class a tag's words name: its head ("blackdog" -> dog), or the whole tag."""
+    names = class_of_word()
+    for w in (words[-1], *words):
+        if clean_word(w) in names:
+            return names[clean_word(w)]
+    key = words_key(words)
+    for c in coco_classes().values():
+        if c.tag and words_key(c.tag) == key:
+            return c.label
+    return None
+
+
+def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float, str, list[int]]]:
+    """(tag words, score, reason, box indices) for the detections, best first."""
+    out = []
+    classes = coco_classes()
+    for label in evidence.present():
+        c = classes[label]
+        n = evidence.count(label)
+        boxes = evidence.boxes_of(label)
+        best = max(evidence.objects[i].score for i in boxes)
+        if c.label == PERSON:
+            if n >= CROWD:
+                out.append((("people",), OBJECT_WEIGHT * best * specificity(("people",)),
+                            f"seen in the photo: {n} people ({best:.0%})", boxes))
+            continue
+        if not c.tag:
+            continue
+        what = f"{n} {c.plural}" if n > 1 else f"a {c.label}"
+        out.append((c.tag, OBJECT_WEIGHT * best * specificity(c.tag),
+                     f"seen in the photo: {what} ({best:.0%})", boxes))
+    n_objects = len(evidence.objects)
+    faces = evidence.faces
+    first = n_objects  # faces follow the objects in PhotoResult.detections
+    if len(faces) == 1:
+        area, score = _area(faces[0].box), faces[0].score
+        if area >= SELFIE_AREA:
+            out.append((("selfie",), FACE_WEIGHT * score, "one face fills the frame", [first]))
+        elif area >= PORTRAIT_AREA:
+            out.append((("portrait",), FACE_WEIGHT * score, "one clear face", [first]))
+    elif len(faces) >= GROUP_FACES:
+        score = sum(f.score for f in faces) / len(faces)
+        out.append((("groupphoto",), FACE_WEIGHT * score, f"{len(faces)} faces",
+                    list(range(first, first + len(faces)))))
+    return sorted(out, key=lambda t: -t[1])
+
+
+def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
+    """Fold the detections into the other sources' candidates (see the module docstring).
+    `make(words, score, reason, boxes)` builds a new candidate of source "objects"."""
+    by_key = {c.key: c for c in cands}
+    for words, score, reason, boxes in detected_tags(evidence):
+        key = words_key(words)
+        same = by_key.get(key)
+        if same is None:
+            new = make(words, clamp(score), reason, boxes)
+            cands.append(new)
+            by_key[key] = new
+            continue
+        same.parts["objects"] = round(score, 6)
+        same.score = clamp(noisy_or(same.score, OBJECT_SUPPORT * score / OBJECT_WEIGHT))
+        same.reason += f"; {reason}"
+        same.boxes = boxes
+    for cand in cands:
+        if cand.source == "objects" or "objects" in cand.parts:
+            continue
+        label = _head_class(cand.words)
+        if label is None:
+            continue
+        if evidence.contradicts(label):
+            cand.score *= CONTRADICTED
+            cand.parts["contradicted"] = 1.0
+            what = coco_classes()[label].label
+            cand.reason += f"; but the detectors saw no {what} in the photo"
+        elif evidence.count(label):
+            cand.boxes = evidence.boxes_of(label)
+    return cands
