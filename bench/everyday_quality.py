@@ -13,8 +13,8 @@ grounded caption, candidates, popular variants. Printed per set:
 * captions: BLEU-4 and CIDEr (pycocoevalcap, x100), and how often grounding changed them;
 * confidence: AUC of caption confidence separating right captions (their first noun is one at
   least 2 of 5 people named) from wrong ones;
-* reviewed list: photos with a sensitive ImageNet tag (resources/tagging/sensitive_imagenet.txt)
-  in the top five.
+* reviewed list: photos of people (2+ human captions say so) with a sensitive ImageNet tag
+  (resources/tagging/sensitive_imagenet.txt) in the top five.
 
 The encoder's outputs and the detections are cached per set under .cache/bench/everyday/ (a
 second run only decodes); --no-detectors gives the figures without them (the app before).
@@ -52,6 +52,8 @@ SETS = {
     "flickr-test": (SHARED / "flickr8k", "test"),
 }
 DOG_WORDS = re.compile(r"\b(dog|dogs|puppy|puppies)\b", re.I)
+PEOPLE_WORDS = re.compile(r"\b(man|men|woman|women|boy|boys|girl|girls|child|children|kid|kids|"
+                          r"people|person|baby|player|players|guy|lady|family|couple|he|she)\b", re.I)
 CACHE = ROOT / ".cache" / "bench" / "everyday"
 
 
@@ -143,7 +145,8 @@ def evaluate_set(pipe, name: str, use_detectors: bool, limit: int | None = None)
         conf.append(caption.confidence)
         right.append(noun is not None and noun in refs)
         phantom += any(is_dog_tag(t) for t in top[:5]) and not any(DOG_WORDS.search(c) for c in caps)
-        touchy += any(t in sensitive for t in top[:5])
+        people = sum(bool(PEOPLE_WORDS.search(c)) for c in caps) >= 2
+        touchy += people and any(t in sensitive for t in top[:5])
     refs4 = np.mean([np.mean([score_top(t, references(c, exclude=i)) for i in range(len(c))], axis=0)
                      for t, c in rows], axis=0)
     refs5 = np.mean([score_top(t, references(c)) for t, c in rows], axis=0)
@@ -176,7 +179,7 @@ def _print(r: dict) -> None:
           f"  hashtags: precision@5 {r['precision@5']:.3f} vs ceiling {r['ceiling_precision@5']:.3f}"
           f" = {r['of_ceiling']:.2f} of it; hit@5 {r['hit@5']:.3f} (ceiling {r['ceiling_hit@5']:.3f});"
           f" vs 5 captions: precision@5 {r['precision@5_refs5']:.3f} hit@5 {r['hit@5_refs5']:.3f}\n"
-          f"  phantom dogs {r['phantom_dogs']:.1%}; sensitive ImageNet tag in top 5: {r['sensitive_top5']}\n"
+          f"  phantom dogs {r['phantom_dogs']:.1%}; sensitive ImageNet tag in top 5 on people: {r['sensitive_top5']}\n"
           f"  captions: BLEU-4 {r['BLEU-4']:.1f} CIDEr {r['CIDEr']:.1f}; changed by grounding "
           f"{r['captions_changed']:.1%}; confidence AUC (right vs wrong subject) {auc}, "
           f"right subjects {r['right_captions']:.1%}")

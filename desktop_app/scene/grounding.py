@@ -104,8 +104,10 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
     if not present:
         return None
     classes = coco_classes()
-    living = [p for p in present if classes[p].group in ("person", "animal")]
-    main = living[0] if living else present[0]
+    # What a person would name first: who is there, then food, then the room, then the rest.
+    rank = {"person": 0, "animal": 0, "food": 1, "vehicle": 2}
+    present.sort(key=lambda p: rank.get(classes[p].group, 3))
+    main = present[0]
     others = [p for p in present if p != main]
     second = others[0] if others else None
 
@@ -113,14 +115,16 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
         return [(w, label if w in label.split() or w in (classes[label].plural.split()) else None)
                 for w in words] if label else [(w, None) for w in words]
 
-    if not living:
+    if rank.get(classes[main].group, 3) > 1:
         for room, members in ROOMS:
-            if main in members:
-                inside = [p for p in present if p in members][:2]
+            inside = [p for p in present if p in members][:2]
+            if inside:
                 out = tagged(["a", *room.split(), "with"], None)
                 for i, label in enumerate(inside):
                     out += ([("and", None)] if i else []) + tagged(_with(label), label)
                 return out
+    if main == "dining table" and second:
+        return tagged(["a", "table", "with"], main) + tagged(_with(second), second)
     c = classes[main]
     out = tagged(_subject(c, max(1, evidence.count(main))), main)
     if main == PERSON and second:
@@ -130,6 +134,8 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
         return out + tagged(["sitting", "on"], None) + tagged(_with(second), second)
     if second and classes[second].group == c.group and c.group in ("food", "kitchen", "vehicle"):
         return out + tagged(["and"], None) + tagged(_with(second), second)
+    if c.group == "food" and "dining table" in present:
+        return out + tagged(["on", "a", "table"], None)
     return out + tagged(c.setting.split(), None) if c.setting else out
 
 

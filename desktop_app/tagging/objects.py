@@ -21,7 +21,8 @@ from .scoring import clamp, noisy_or, specificity
 
 OBJECT_WEIGHT = 0.9  # a detected class's tag: its detector score x this
 OBJECT_SUPPORT = 0.7  # what a detection adds to another source's same tag (noisy-OR)
-CONTRADICTED = 0.1  # what is left of a candidate whose subject the detectors contradict
+CONTRADICTED = 0.1  # what is left of a candidate whose subject the detectors contradict ...
+DROP_BELOW = 0.05  # ... and below this it is dropped (it would only fill an empty top five)
 FACE_WEIGHT = 0.35  # face tags: a guess about how the photo was taken, after its subjects
 CROWD = 3  # this many people boxes make #people
 SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
@@ -96,6 +97,7 @@ def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
         same.score = clamp(noisy_or(same.score, OBJECT_SUPPORT * score / OBJECT_WEIGHT))
         same.reason += f"; {reason}"
         same.boxes = boxes
+    dropped = set()
     for cand in cands:
         if cand.source == "objects" or "objects" in cand.parts:
             continue
@@ -107,6 +109,8 @@ def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
             cand.parts["contradicted"] = 1.0
             what = coco_classes()[label].label
             cand.reason += f"; but the detectors saw no {what} in the photo"
+            if cand.score < DROP_BELOW:
+                dropped.add(cand.key)
         elif evidence.count(label):
             cand.boxes = evidence.boxes_of(label)
-    return cands
+    return [c for c in cands if c.key not in dropped]

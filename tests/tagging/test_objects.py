@@ -1,0 +1,64 @@
+"""Detected objects and faces in the hashtags, and one arbitration of all sources."""
+
+from __future__ import annotations
+
+from desktop_app.results import Detection
+from desktop_app.scene.evidence import SceneEvidence
+from desktop_app.tagging import suggest_hashtags
+
+from .conftest import make_caption
+
+
+def obj(label: str, score: float = 0.8, box=(0.1, 0.1, 0.6, 0.9)) -> Detection:
+    return Detection("object", label, score, box)
+
+
+def face(area_side: float, x: float = 0.2) -> Detection:
+    return Detection("face", "face", 0.9, (x, 0.2, x + area_side, 0.2 + area_side))
+
+
+def top(caption, evidence, k=5):
+    return [h.tag for h in suggest_hashtags(caption, evidence=evidence, detector=False)][:k]
+
+
+def test_the_detected_giraffe_leads_and_the_phantom_dog_is_gone():
+    cap = make_caption("a dog is running through the grass", probs={"dog": 0.5})
+    ev = SceneEvidence.build([obj("giraffe"), obj("giraffe", 0.7, (0.5, 0.2, 0.9, 0.9))])
+    tags = top(cap, ev)
+    assert "#giraffe" in tags[:2]
+    assert "#dog" not in tags
+    giraffe = next(h for h in suggest_hashtags(cap, evidence=ev, detector=False) if h.tag == "#giraffe")
+    assert giraffe.source == "objects" and giraffe.box_indices == (0, 1)
+    assert "2 giraffes" in giraffe.reason
+
+
+def test_a_caption_tag_the_detector_confirms_points_at_its_box():
+    cap = make_caption("a black dog is running on the beach")
+    hs = suggest_hashtags(cap, evidence=SceneEvidence.build([obj("person"), obj("dog")]), detector=False)
+    dog = next(h for h in hs if h.tag == "#dog")
+    assert dog.box_indices == (1,) and "objects" in dog.parts
+    plain = next(h for h in suggest_hashtags(cap, detector=False) if h.tag == "#dog")
+    assert dog.score >= plain.score
+
+
+def test_sensitive_classifier_labels_never_land_on_people():
+    cap = make_caption("a little girl is sitting at a table", imagenet=[("gas mask or respirator", 0.7)])
+    with_person = SceneEvidence.build([obj("person")], cap.imagenet)
+    assert "#gasmask" not in top(cap, with_person, 30)
+    hs = suggest_hashtags(make_caption("a thing", imagenet=[("gas mask or respirator", 0.7)]), detector=False)
+    assert "#gasmask" in [h.tag for h in hs]  # on its own, and sure: a gas mask it is
+
+
+def test_faces_give_the_tags_people_use_and_nothing_about_who():
+    cap = make_caption("a man is smiling")
+    assert "#selfie" in top(cap, SceneEvidence.build([face(0.5)]), 10)
+    assert "#portrait" in top(cap, SceneEvidence.build([face(0.25)]), 10)
+    group = SceneEvidence.build([face(0.1, x) for x in (0.0, 0.2, 0.4, 0.6)])
+    tags = top(cap, group, 10)
+    assert "#groupphoto" in tags and "#selfie" not in tags
+
+
+def test_a_crowd_of_people_boxes_gives_people():
+    cap = make_caption("a street")
+    ev = SceneEvidence.build([obj("person", 0.9, (x, 0.1, x + 0.1, 0.9)) for x in (0.0, 0.3, 0.6)])
+    assert "#people" in top(cap, ev, 10)
