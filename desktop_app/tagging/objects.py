@@ -22,7 +22,7 @@ from .scoring import clamp, noisy_or, specificity
 OBJECT_WEIGHT = 0.9  # a detected class's tag: its detector score x this
 OBJECT_SUPPORT = 0.7  # what a detection adds to another source's same tag (noisy-OR)
 CONTRADICTED = 0.1  # what is left of a candidate whose subject the detectors contradict ...
-DROP_BELOW = 0.05  # ... and below this it is dropped (it would only fill an empty top five)
+DROP_BELOW = 0.1  # ... and below this it is dropped (it would only fill an empty top five)
 FACE_WEIGHT = 0.35  # face tags: a guess about how the photo was taken, after its subjects
 CROWD = 3  # this many people boxes make #people
 SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
