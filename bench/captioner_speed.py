@@ -7,6 +7,7 @@
 Designs (each photo set in its own subprocess, so load time and peak RSS are its own):
 - hashlens: the shipped bundle on the default runtime (LiteRT encoder MobileNetV1 7x7x1024,
   NumPy attention LSTM 512 decoder, beam 3);
+- hashlens-nodet: the same without the object and face detectors (what they cost);
 - hashlens-tf: the same bundle with the TensorFlow encoder (`HASHLENS_RUNTIME=tensorflow`,
   the previous build's runtime); decoder and tag detector as in hashlens;
 - deeprnn: the DeepRNN/image_captioning design (VGG16 conv5_3 14x14x512 + attention LSTM 512,
@@ -58,8 +59,11 @@ import desktop_app  # noqa: F401  (first: it sets how NumPy's threads wait, as i
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = ROOT / ".." / "shared" / "datasets" / "flickr8k"
-DESIGNS = ("hashlens", "hashlens-tf", "deeprnn", "tf-tutorial")
-SHIPPED = {"hashlens": "litert", "hashlens-tf": "tensorflow"}  # the shipped bundle: design -> runtime
+DESIGNS = ("hashlens", "hashlens-nodet", "hashlens-tf", "deeprnn", "tf-tutorial")
+# the shipped bundle: design -> runtime
+SHIPPED = {"hashlens": "litert", "hashlens-nodet": "litert", "hashlens-tf": "tensorflow"}
+NO_DETECTORS = {"hashlens-nodet"}  # the app without its object and face detectors: their cost
+DETECTOR_GOAL_MS = 25.0  # all detectors together, a photo, batched (issue 16)
 SETS = ("flickr8k", "phone12mp")
 BATCH = 16  # TagOptions.batch_size, the app's default
 GOALS = {"phone_ms": 90.0, "phone_per_s": 20.0, "flickr_per_s": 40.0, "cold_s": 1.5, "cold_mb": 350.0}
@@ -194,7 +198,7 @@ class _Split:
     """Times the parts of a one-photo run by wrapping them (the pipeline's loader, the
     captioner's encoder and beam search, the hashtag step); adds microseconds."""
 
-    PARTS = ("decode", "encoder", "decoder", "tags")
+    PARTS = ("decode", "detect", "encoder", "decoder", "tags")
 
     def __init__(self, pipe, cap):
         import desktop_app.pipeline as pipeline_module
@@ -206,6 +210,8 @@ class _Split:
         self._wrap(cap, "caption_features", "decoder")
         self._wrap(pipe, "candidates", "tags")
         self._wrap(pipe, "rank", "tags")
+        for det in pipe.detectors:
+            self._wrap(det, "detect_batch", "detect")
 
     def _wrap(self, obj, name, part):
         orig = getattr(obj, name)
@@ -267,7 +273,8 @@ def measure(design: str, photo_set: str, photos: list[Path], single: int, passes
     t0 = time.perf_counter()
     cap, beam = _build(design)
     load_s = time.perf_counter() - t0
-    pipe = Pipeline(use_library=False, captioner=cap, options=TagOptions(beam=beam, batch_size=BATCH))
+    pipe = Pipeline(use_library=False, captioner=cap, options=TagOptions(beam=beam, batch_size=BATCH),
+                    detectors=False if design in NO_DETECTORS else None)
 
     def run(paths) -> int:
         res = list(pipe.tag_paths(paths))
@@ -388,12 +395,12 @@ def cold_start(runtime: str, photo: Path, runs: int, home: Path, max_other: floa
 def _print_report(rows: list[dict], cold: list[dict], max_other: float) -> None:
     if rows:
         print(f"{'design':<12} {'photos':<9} {'beam':>4} {'load s':>6} {'1 photo ms':>10} {'p90 ms':>6} "
-              f"{'decode/enc/dec/tags ms':>22} {'photos/s':>8} {'peak RSS MB':>11} {'others':>6}")
+              f"{'decode/det/enc/dec/tags ms':>26} {'photos/s':>8} {'peak RSS MB':>11} {'others':>6}")
     for r in rows:
         s = r["split_ms"]
-        split = f"{s['decode']:.0f}/{s['encoder']:.0f}/{s['decoder']:.0f}/{s['tags']:.0f}"
+        split = f"{s['decode']:.0f}/{s.get('detect', 0):.0f}/{s['encoder']:.0f}/{s['decoder']:.0f}/{s['tags']:.0f}"
         print(f"{r['design']:<12} {r['set']:<9} {r['beam']:>4} {r['load_s']:>6.1f} {r['latency_ms']:>10.0f} "
-              f"{r['latency_p90_ms']:>6.0f} {split:>22} {r['photos_per_s']:>8.1f} {r['peak_rss_mb']:>11.0f} "
+              f"{r['latency_p90_ms']:>6.0f} {split:>26} {r['photos_per_s']:>8.1f} {r['peak_rss_mb']:>11.0f} "
               f"{_others(r):>6.2f}{' disturbed' if _others(r) > max_other else ''}")
     for c in cold:
         name = next(d for d, runtime in SHIPPED.items() if runtime == c["runtime"])
@@ -410,7 +417,7 @@ def _print_report(rows: list[dict], cold: list[dict], max_other: float) -> None:
         if not ours:
             continue
         for d in DESIGNS[1:]:
-            r = by.get((d, photo_set))
+            r = by.get((d, photo_set)) if d not in NO_DETECTORS else None
             if r:
                 print(f"hashlens vs {d} ({photo_set}): {r['latency_ms'] / ours['latency_ms']:.1f}x faster for one "
                       f"photo, {ours['photos_per_s'] / r['photos_per_s']:.1f}x the throughput, "
@@ -439,6 +446,12 @@ def _print_report(rows: list[dict], cold: list[dict], max_other: float) -> None:
         goal(f"cold start <= {GOALS['cold_s']} s and <= {GOALS['cold_mb']:.0f} MB",
              f"{c['wall_s']:.2f} s, {c['peak_rss_mb']:.0f} MB",
              c["wall_s"] <= GOALS["cold_s"] and c["peak_rss_mb"] <= GOALS["cold_mb"])
+    for photo_set in SETS:
+        on, off = by.get(("hashlens", photo_set)), by.get(("hashlens-nodet", photo_set))
+        if on and off:
+            added = 1000 / on["photos_per_s"] - 1000 / off["photos_per_s"]
+            goal(f"detectors add <= {DETECTOR_GOAL_MS:.0f} ms a photo, batched ({photo_set})",
+                 f"{added:.1f} ms", added <= DETECTOR_GOAL_MS)
     if goals:
         print("goals (hashlens, 2 CPU cores): " + "; ".join(goals))
 
