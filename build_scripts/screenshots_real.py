@@ -201,7 +201,7 @@ def main(argv=None) -> int:
         win.add_paths(more)
         wait_until(lambda: win.job is not None, "the second job", 60)
         if args.cancel_test:
-            wait_until(lambda: win.progress.value() >= 1, "a first result")
+            wait_until(lambda: win.progress_bar.value() >= 1, "a first result")
             snap(win, "more-tagging")
             say(f"  progress while tagging: {win.progress_label.text()!r}")
             win.cancel_button.click()

@@ -68,6 +68,21 @@ def apply_theme(theme: str = "system") -> str:
     return "dark" if dark else "light"
 
 
+def open_session(library_dir: str = ""):
+    """The session file beside the tag library (None, logged, when it cannot be opened: the
+    window then works without restoring or saving its batch)."""
+    import logging
+
+    from ..paths import data_dir
+    from ..session.store import SessionError, SessionStore
+
+    try:
+        return SessionStore.in_folder(data_dir(library_dir or None))
+    except SessionError as exc:
+        logging.getLogger(__name__).warning("the batch will not be saved for next time: %s", exc)
+        return None
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     from ..pipeline import Pipeline
     from .settings import SettingsStore
@@ -89,7 +104,7 @@ def run_gui(argv: list[str] | None = None) -> int:
 
         hints.colorSchemeChanged.connect(follow_system)
     pipeline = Pipeline(library_dir=settings.library_dir or None)  # the window applies the options
-    window = MainWindow(pipeline, ThreadRunner(), store)
+    window = MainWindow(pipeline, ThreadRunner(), store, session=open_session(settings.library_dir))
     window.show()
     QTimer.singleShot(0, window.start)  # model and library load after the window is up
     report_startup(window)  # build_scripts/measure_startup.py

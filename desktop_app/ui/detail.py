@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -24,8 +23,8 @@ from PySide6.QtWidgets import (
 
 from ..imaging import make_thumbnail
 from ..results import LOW_CONFIDENCE, MAX_HASHTAGS, UNSURE_WORD, CaptionResult
+from ..session.photo import Photo
 from .chips import ChipView, TagEntry
-from .grid import PhotoItem
 from .overlay import attention_overlay, combine_rows, focus, to_qimage
 
 DISPLAY_SIDE = 1400  # the detail view's copy of a photo is at most this big
@@ -38,35 +37,6 @@ SPREAD_FOCUS = 2.0  # a word's brightest cell under this many times the average:
 def load_display_image(path) -> Image.Image:
     """The photo, upright RGB, at most DISPLAY_SIDE on its long side (run in a worker)."""
     return make_thumbnail(path, DISPLAY_SIDE)
-
-
-def edited_caption(old: CaptionResult, text: str) -> CaptionResult:
-    """A CaptionResult for a caption the user typed.
-
-    Words that were in the model's caption keep their attention rows (first unused
-    occurrence); new words get a flat row, which the panel shows as "no attention map".
-    """
-    tokens = tuple(text.lower().split())
-    att = np.asarray(old.attention, dtype=np.float32)
-    cells = att.shape[1] if att.ndim == 2 else old.grid[0] * old.grid[1]
-    used: set[int] = set()
-    rows, probs = [], []
-    for tok in tokens:
-        j = next((k for k, t in enumerate(old.tokens) if t == tok and k not in used and k < len(att)), None)
-        if j is None:
-            rows.append(np.full(cells, 1.0 / cells, np.float32))
-            probs.append(1.0)
-        else:
-            used.add(j)
-            rows.append(att[j])
-            probs.append(float(old.token_probs[j]) if j < len(old.token_probs) else 1.0)
-    return replace(
-        old,
-        caption=" ".join(tokens),
-        tokens=tokens,
-        token_probs=tuple(probs),
-        attention=np.stack(rows) if rows else np.zeros((0, cells), np.float32),
-    )
 
 
 def percent(p: float) -> str:
@@ -157,7 +127,7 @@ class PhotoCanvas(QWidget):
 
 
 class DetailPanel(QWidget):
-    """Shows one PhotoItem. Emits what the user does; the window talks to the pipeline."""
+    """Shows one Photo. Emits what the user does; the window talks to the pipeline."""
 
     decide = Signal(str, str)  # tag, approve | reject | remove
     addTag = Signal(str)
@@ -168,49 +138,11 @@ class DetailPanel(QWidget):
 
     def __init__(self, known_tags=None, parent=None):
         super().__init__(parent)
-        self.item: PhotoItem | None = None
+        self.item: Photo | None = None
         self.current_word: int | None = None
         self.canvas = PhotoCanvas()
 
-        self.play = QToolButton(text="▶")
-        self.play.setToolTip("Walk through the caption word by word")
-        self.play.setCheckable(True)
-        self.play.toggled.connect(self._toggle_play)
-        self.caption = QLabel()
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.caption.setWordWrap(True)
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
-                                             | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
-        self.caption.linkActivated.connect(self._link)
-        self.caption.linkHovered.connect(self._hovered)
-        self.caption.installEventFilter(self)  # each word's tooltip: its probability
-        self._hover_word: int | None = None
-        self.caption.setToolTip("Click a word to see where the model looked")
-        f = self.caption.font()
-        f.setPointSizeF(f.pointSizeF() * 1.35)
-        self.caption.setFont(f)
-        self.caption_edit = QLineEdit()
-        self.caption_edit.setFont(f)
-        self.caption_edit.returnPressed.connect(self._finish_edit)
-        self.caption_edit.setAcceptDrops(False)  # dropped photos go to the window
-        self.caption_stack = QStackedWidget()
-        self.caption_stack.addWidget(self.caption)
-        self.caption_stack.addWidget(self.caption_edit)
-        self.caption_stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
-        self.edit = QToolButton(text="✎")
-        self.edit.setToolTip("Edit the caption (Enter to keep, Esc to cancel)")
-        self.edit.clicked.connect(self._start_edit)
-        self.confidence = QLabel()
-        self.confidence.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.confidence.setToolTip(
-            "How sure the model is of this caption as a whole (the geometric mean of its words'"
-            f" probabilities).<br>Words it gave under {UNSURE_WORD:.0%} are lighter and slanted;"
-            " hover a word to see its probability.")
-        cap_row = QHBoxLayout()
-        cap_row.addWidget(self.play, 0, Qt.AlignmentFlag.AlignTop)
-        cap_row.addWidget(self.caption_stack, 1)
-        cap_row.addWidget(self.confidence, 0, Qt.AlignmentFlag.AlignVCenter)
-        cap_row.addWidget(self.edit, 0, Qt.AlignmentFlag.AlignTop)
+        cap_row = self._build_caption_row()
 
         self.note = QLabel()  # "the model is unsure about this photo": only when it is
         self.note.setObjectName("unsureNote")
@@ -261,6 +193,48 @@ class DetailPanel(QWidget):
         self.timer.timeout.connect(self._step)
         self.show_item(None)
 
+    def _build_caption_row(self) -> QHBoxLayout:
+        self.play = QToolButton(text="▶")
+        self.play.setToolTip("Walk through the caption word by word")
+        self.play.setCheckable(True)
+        self.play.toggled.connect(self._toggle_play)
+        self.caption = QLabel()
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                             | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.caption.linkActivated.connect(self._link)
+        self.caption.linkHovered.connect(self._hovered)
+        self.caption.installEventFilter(self)  # each word's tooltip: its probability
+        self._hover_word: int | None = None
+        self.caption.setToolTip("Click a word to see where the model looked")
+        f = self.caption.font()
+        f.setPointSizeF(f.pointSizeF() * 1.35)
+        self.caption.setFont(f)
+        self.caption_edit = QLineEdit()
+        self.caption_edit.setFont(f)
+        self.caption_edit.returnPressed.connect(self._finish_edit)
+        self.caption_edit.setAcceptDrops(False)  # dropped photos go to the window
+        self.caption_stack = QStackedWidget()
+        self.caption_stack.addWidget(self.caption)
+        self.caption_stack.addWidget(self.caption_edit)
+        self.caption_stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.edit = QToolButton(text="✎")
+        self.edit.setToolTip("Edit the caption (Enter to keep, Esc to cancel)")
+        self.edit.clicked.connect(self._start_edit)
+        self.confidence = QLabel()
+        self.confidence.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.confidence.setToolTip(
+            "How sure the model is of this caption as a whole (the geometric mean of its words'"
+            f" probabilities).<br>Words it gave under {UNSURE_WORD:.0%} are lighter and slanted;"
+            " hover a word to see its probability.")
+        cap_row = QHBoxLayout()
+        cap_row.addWidget(self.play, 0, Qt.AlignmentFlag.AlignTop)
+        cap_row.addWidget(self.caption_stack, 1)
+        cap_row.addWidget(self.confidence, 0, Qt.AlignmentFlag.AlignVCenter)
+        cap_row.addWidget(self.edit, 0, Qt.AlignmentFlag.AlignTop)
+        return cap_row
+
     # -- showing -----------------------------------------------------------------------
     def _link_colour(self) -> str:
         return self.palette().color(QPalette.ColorRole.Highlight).name()
@@ -269,7 +243,7 @@ class DetailPanel(QWidget):
         res = self.item.result if self.item else None
         return res.caption.tokens if res is not None and res.caption is not None else ()
 
-    def show_item(self, item: PhotoItem | None, photo: Image.Image | None = None) -> None:
+    def show_item(self, item: Photo | None, photo: Image.Image | None = None) -> None:
         """Show `item`; `photo` is its display image when already loaded (else set later)."""
         same = item is not None and self.item is not None and item.path == self.item.path
         self.item = item
@@ -280,7 +254,7 @@ class DetailPanel(QWidget):
             self.canvas.set_photo(photo, self._photo_message(item))
         self.refresh()
 
-    def _photo_message(self, item: PhotoItem | None) -> str:
+    def _photo_message(self, item: Photo | None) -> str:
         if item is None:
             return "Select a photo to see its caption and hashtags."
         if item.error:

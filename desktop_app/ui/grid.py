@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
@@ -16,16 +14,8 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from ..results import PhotoResult
-
-
-class Status(StrEnum):
-    QUEUED = "queued"
-    TAGGING = "tagging"
-    READY = "ready"
-    APPROVED = "approved"
-    ERROR = "error"
-
+from ..session.photo import Photo, Status
+from ..session.review import Review
 
 STATUS_COLOURS = {
     Status.QUEUED: "#7d8590",
@@ -35,49 +25,30 @@ STATUS_COLOURS = {
     Status.ERROR: "#cf222e",
 }
 
-
-@dataclass
-class PhotoItem:
-    """One photo of the current batch and everything the window knows about it."""
-
-    path: Path
-    status: Status = Status.QUEUED
-    result: PhotoResult | None = None
-    error: str | None = None
-    thumb: QImage | None = None
-    thumb_failed: bool = False
-    caption: str | None = None  # the caption as shown (edited by the user, or the model's)
-    edited: bool = False  # the user rewrote the model's caption
-    decisions: dict[str, str] = field(default_factory=dict)  # tag -> state, from the library
-    order: list[str] = field(default_factory=list)  # the user's chip order
-    ranked_at: int = 0  # how many decisions the library had learned when its tags were ranked
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def kept(self) -> list[str]:
-        from ..export.instagram import kept_tags
-
-        return kept_tags(self.decisions, self.order)
-
-
 ItemRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
 
 
 class PhotoGridModel(QAbstractListModel):
-    def __init__(self, parent=None):
+    """A view of the review's photos (the controller owns the list) and their thumbnails."""
+
+    def __init__(self, review: Review, parent=None):
         super().__init__(parent)
-        self.items: list[PhotoItem] = []
-        self._rows: dict[Path, int] = {}
+        self.review = review
+        self._count = 0  # rows announced to the views (photos are only appended between resets)
+        self.thumbs: dict[Path, QImage] = {}
+        self.no_thumb: set[Path] = set()
+
+    @property
+    def items(self) -> list[Photo]:
+        return self.review.photos
 
     # Qt API
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self.items)
+        return 0 if parent.isValid() else self._count
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or index.row() >= len(self.items):
+        if not index.isValid() or index.row() >= self._count:
             return None
         it = self.items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
@@ -95,45 +66,37 @@ class PhotoGridModel(QAbstractListModel):
             return it.status.value
         return None
 
-    # batch
-    def add_paths(self, paths) -> list[int]:
-        """Append photos not already in the batch; returns the new rows."""
-        new = []
-        for p in paths:
-            key = Path(p).absolute()
-            if key not in self._rows:
-                new.append(key)
-        if not new:
-            return []
-        first = len(self.items)
-        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-        for p in new:
-            self._rows[p] = len(self.items)
-            self.items.append(PhotoItem(p))
+    # what the review says
+    def appended(self, first: int, count: int) -> None:
+        self.beginInsertRows(QModelIndex(), first, first + count - 1)
+        self._count = first + count
         self.endInsertRows()
-        return list(range(first, first + len(new)))
+
+    def reset(self) -> None:
+        self.beginResetModel()
+        self._count = len(self.items)
+        alive = {p.path for p in self.items}
+        self.thumbs = {k: v for k, v in self.thumbs.items() if k in alive}
+        self.no_thumb &= alive
+        self.endResetModel()
 
     def row_of(self, path) -> int:
-        return self._rows.get(Path(path).absolute(), -1)
+        return self.review.row_of(path)
 
-    def item(self, row: int) -> PhotoItem | None:
-        return self.items[row] if 0 <= row < len(self.items) else None
+    def item(self, row: int) -> Photo | None:
+        return self.review.photo(row) if row < self._count else None
 
     def changed(self, row: int) -> None:
-        if 0 <= row < len(self.items):
+        if 0 <= row < self._count:
             idx = self.index(row)
             self.dataChanged.emit(idx, idx)
 
-    def remove_rows(self, rows) -> None:
-        for row in sorted(set(rows), reverse=True):
-            if 0 <= row < len(self.items):
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self.items[row]
-                self.endRemoveRows()
-        self._rows = {it.path: i for i, it in enumerate(self.items)}
-
-    def count(self, status: Status) -> int:
-        return sum(1 for it in self.items if it.status == status)
+    def set_thumb(self, path: Path, image: QImage | None) -> None:
+        if image is None:
+            self.no_thumb.add(path)
+        else:
+            self.thumbs[path] = image
+        self.changed(self.row_of(path))
 
 
 CELL = QSize(176, 196)
@@ -154,9 +117,11 @@ class PhotoDelegate(QStyledItemDelegate):
         return CELL
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
-        it: PhotoItem = index.data(ItemRole)
+        it: Photo = index.data(ItemRole)
         if it is None:
             return
+        model = index.model()
+        thumb = model.thumbs.get(it.path)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = option.rect.adjusted(4, 4, -4, -4)
@@ -167,17 +132,17 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawRoundedRect(r, 8, 8)
         box = QRect(r.x() + (r.width() - THUMB_BOX) // 2, r.y() + 4, *THUMB_SIZE.toTuple())
-        if it.thumb is not None and not it.thumb.isNull():  # already scaled to fit (the worker)
-            x = box.x() + (box.width() - it.thumb.width()) // 2
-            y = box.y() + (box.height() - it.thumb.height()) // 2
-            painter.drawImage(x, y, it.thumb)
+        if thumb is not None and not thumb.isNull():  # already scaled to fit (the worker)
+            x = box.x() + (box.width() - thumb.width()) // 2
+            y = box.y() + (box.height() - thumb.height()) // 2
+            painter.drawImage(x, y, thumb)
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
             painter.drawRoundedRect(box, 6, 6)
             painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
-                             "can't preview" if it.thumb_failed else "…")
+                             "can't preview" if it.path in model.no_thumb else "…")
         # status pill, top-left over the thumbnail
         font = QFont(option.font)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
@@ -205,6 +170,7 @@ class PhotoGrid(QListView):
     """Icon view of the batch. Arrow keys move between photos (QListView's own navigation)."""
 
     currentRowChanged = Signal(int)
+    nextRequested = Signal(int)  # Enter: +1, Shift+Enter: -1
 
     def __init__(self, model: PhotoGridModel, parent=None):
         super().__init__(parent)
@@ -226,6 +192,13 @@ class PhotoGrid(QListView):
     def _current_changed(self, cur, _prev) -> None:
         self.currentRowChanged.emit(cur.row() if cur.isValid() else -1)
 
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            back = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.nextRequested.emit(-1 if back else 1)
+            return
+        super().keyPressEvent(event)
+
     def current_row(self) -> int:
         idx = self.currentIndex()
         return idx.row() if idx.isValid() else -1
@@ -243,4 +216,4 @@ class PhotoGrid(QListView):
             self.scrollTo(idx)
 
 
-__all__ = ["PhotoGrid", "PhotoGridModel", "PhotoItem", "Status"]
+__all__ = ["Photo", "PhotoGrid", "PhotoGridModel", "Status"]

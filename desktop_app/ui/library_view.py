@@ -83,7 +83,17 @@ class LibraryView(QWidget):
         self.error.setStyleSheet("color: #cf222e")
         self.error.setWordWrap(True)
         self.error.hide()
+        split = QSplitter()
+        split.addWidget(self._build_table())
+        split.addWidget(self._build_rules())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.stats)
+        lay.addWidget(self.error)
+        lay.addWidget(split, 1)
 
+    def _build_table(self) -> QWidget:
         self.prefs = QStandardItemModel(0, len(PREF_COLUMNS), self)
         for col, (title, tip) in enumerate(PREF_COLUMNS):
             head = QStandardItem(title)
@@ -121,7 +131,9 @@ class LibraryView(QWidget):
         ll.addWidget(QLabel("<b>Your hashtags</b>, the ones you keep most first"))
         ll.addLayout(top)
         ll.addWidget(self.table)
+        return left
 
+    def _build_rules(self) -> QWidget:
         self.blocked = _RuleList("Blocklist", "Never suggested.", "#tag to block")
         self.blocked.add.clicked.connect(lambda *_: self._rule_add(self.blocked, "block"))
         self.blocked.entry.returnPressed.connect(lambda *_: self._rule_add(self.blocked, "block"))
@@ -156,23 +168,13 @@ class LibraryView(QWidget):
         sl.addWidget(note)
         sl.addWidget(self.synonyms)
         sl.addLayout(srow)
-
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.blocked)
         rl.addWidget(syn)
         rl.addWidget(self.always)
-
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.stats)
-        lay.addWidget(self.error)
-        lay.addWidget(split, 1)
+        return right
 
     # -- reading -------------------------------------------------------------------------
     def set_library(self, library) -> None:

@@ -35,7 +35,7 @@ class AppSettings:
     beam: int = 3  # beam width; 1 = greedy
     watched_folders: list[str] = field(default_factory=list)
     library_dir: str = ""  # "" = the default ($HASHLENS_HOME or the platform data dir)
-    with_caption: bool = False  # "Copy for Instagram" puts the caption first
+    with_caption: bool = True  # a caption the user approved or wrote goes before the hashtags
     theme: str = "system"
     auto_approve: int = 0  # watched photos: approve suggestions scoring at least this %; 0 = off
     write_xmp: bool = False  # watched photos: write an XMP sidecar with the approved tags
@@ -107,7 +107,9 @@ class SettingsDialog(QDialog):
         self.beam = QSpinBox(minimum=1, maximum=10, value=settings.beam)
         self.beam.setToolTip("Captions searched in parallel: 1 is fastest, 3-5 gives better captions")
         form.addRow("Beam width", self.beam)
-        self.with_caption = QCheckBox("Put the caption before the hashtags")
+        self.with_caption = QCheckBox("Put a caption you approved or wrote before the hashtags")
+        self.with_caption.setToolTip("The model's own caption never goes in a post until you approve "
+                                     "it (or write your own) in the post panel")
         self.with_caption.setChecked(settings.with_caption)
         form.addRow("Copy for Instagram", self.with_caption)
         self.theme = QComboBox()

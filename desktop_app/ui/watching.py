@@ -97,12 +97,7 @@ class WatchBridge(QObject):
             if wr.status == "failed":
                 w.notify(f"Could not tag {name} from a watched folder: {wr.error}", 8000)
             return
-        rows = w.model.add_paths([wr.path])
-        if rows:
-            w._update_page()
-            for row in rows:
-                w._request_thumbnail(w.model.items[row].path)
-        w._on_result(wr.result)
+        w.review.watched(wr.result)
         w.notify(f"Tagged {name} from a watched folder.")
 
     def _on_notice(self, text: str) -> None:

@@ -1,12 +1,14 @@
-"""Work off the GUI thread: a task runner and the tagging job.
+"""Work off the GUI thread: the Qt task runner and the tagging job.
 
-- `run_task(func, on_done, on_error)`: runs `func()` somewhere and calls back *on the GUI
-  thread* with its result or exception (Picard's run_task). `ThreadRunner` uses a
-  QThreadPool; `SyncRunner` runs at once, in the caller's thread, so tests are deterministic.
+- `ThreadRunner.run_task(func, on_done, on_error, priority)`: runs `func()` in a QThreadPool and
+  calls back *on the GUI thread* with its result or exception (Picard's run_task). The
+  protocol, and `SyncRunner` (at once, in the caller's thread: tests, scripts), are Qt-free in
+  desktop_app/session/tasks.py.
 - `TaggingJob`: a QObject whose `run()` tags a list of photos through the Pipeline, checking
   `cancel()` between photos, and reports through signals (started / tagging / result /
   progress / failed / finished). Its signals are emitted from the worker thread; the job lives
-  in the GUI thread, so Qt queues them there.
+  in the GUI thread, so Qt queues them there. The first photo is asked for alone, so progress
+  and the ETA move as soon as the model is ready.
 - Pure helpers (`eta_text`, `batch_marks`) are unit-tested without Qt threads.
 """
 
@@ -15,47 +17,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from ..errors import HashlensError
+from ..session.model import ModelInfo, device_summary, load_model
+from ..session.review import first_alone
+from ..session.tasks import Callback, ErrorCallback, SyncRunner, TaskRunner
+from ..session.tasks import report as _report
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[Any], None]
-ErrorCallback = Callable[[BaseException], None]
-
-
-class TaskRunner(Protocol):
-    def run_task(self, func: Callable[[], Any], on_done: Callback | None = None,
-                 on_error: ErrorCallback | None = None, priority: int = 0) -> None: ...
-
-
-def _report(exc: BaseException, on_error: ErrorCallback | None) -> None:
-    if on_error is not None:
-        on_error(exc)
-    else:
-        log.error("background task failed", exc_info=(type(exc), exc, exc.__traceback__))
-
-
-class SyncRunner:
-    """Runs each task at once in the calling thread (tests, scripts)."""
-
-    def run_task(self, func, on_done=None, on_error=None, priority: int = 0) -> None:
-        try:
-            result = func()
-        except Exception as exc:  # noqa: BLE001 - reported to the caller like the thread runner
-            _report(exc, on_error)
-            return
-        if on_done is not None:
-            on_done(result)
-
-    def wait(self, msecs: int = -1) -> bool:
-        return True
+__all__ = ["Callback", "ErrorCallback", "ModelInfo", "SyncRunner", "TaggingJob", "TaskRunner",
+           "ThreadRunner", "batch_marks", "device_summary", "eta_text", "load_model"]
 
 
 class _Relay(QObject):
@@ -129,26 +104,6 @@ def batch_marks(total: int, batch_size: int) -> list[tuple[int, int]]:
     return [(i, min(total, i + bs)) for i in range(0, total, bs)]
 
 
-# -- model loading ----------------------------------------------------------------------------
-@dataclass
-class ModelInfo:
-    version: str
-    device: str  # "LiteRT 2.3.0 · CPU, 2 threads", "TensorFlow 2.21.0 · GPU (NVIDIA ...)"
-
-
-def device_summary(captioner=None) -> str:
-    """Which runtime and device run the model ("LiteRT 2.3.0 · CPU, 2 threads")."""
-    return str(getattr(captioner, "device", "") or "CPU")
-
-
-def load_model(pipeline) -> ModelInfo:
-    """Load the captioner and warm up the tagging path (~1 s); run it in a worker. Raises what
-    loading the model raises."""
-    pipeline.warm_up()
-    cap = pipeline.captioner
-    return ModelInfo(str(getattr(cap, "version", "")), device_summary(cap))
-
-
 # -- the tagging job --------------------------------------------------------------------------
 class TaggingJob(QObject):
     started = Signal(int)  # total photos
@@ -174,26 +129,29 @@ class TaggingJob(QObject):
     def run(self) -> None:
         """Tag every photo (call it in a worker). Never raises: failures become signals."""
         total = len(self.files)
-        marks = batch_marks(total, getattr(self.pipeline.options, "batch_size", 16))
-        starts = {s: e for s, e in marks}
+        starts = dict(first_alone(total, getattr(self.pipeline.options, "batch_size", 16)))
         self.started.emit(total)
         t0 = time.perf_counter()
         done = 0
         try:
-            if marks:
-                self.tagging.emit([str(p) for p in self.files[: marks[0][1]]])
-            results = self.pipeline.tag_paths(self.files, should_cancel=self._cancel.is_set)
-            try:
-                for res in results:
-                    self.result.emit(res)
-                    done += 1
-                    self.progress.emit(done, total, eta_text(done, total, time.perf_counter() - t0))
-                    if self._cancel.is_set():
-                        break
-                    if done in starts:
-                        self.tagging.emit([str(p) for p in self.files[done : starts[done]]])
-            finally:
-                results.close()
+            # The first photo alone, then the rest: the pipeline overlaps decoding and
+            # captioning within a call, so two calls cost one photo's decoding, no more.
+            for start, end in ((0, min(1, total)), (min(1, total), total)):
+                if start >= end or self._cancel.is_set():
+                    continue
+                self.tagging.emit([str(p) for p in self.files[start:starts[start]]])
+                results = self.pipeline.tag_paths(self.files[start:end], should_cancel=self._cancel.is_set)
+                try:
+                    for res in results:
+                        self.result.emit(res)
+                        done += 1
+                        self.progress.emit(done, total, eta_text(done, total, time.perf_counter() - t0))
+                        if self._cancel.is_set():
+                            break
+                        if done in starts and done < end:
+                            self.tagging.emit([str(p) for p in self.files[done:starts[done]]])
+                finally:
+                    results.close()
         except HashlensError as exc:  # model missing, library locked: the message says it all
             log.warning("tagging stopped: %s", exc)
             self.failed.emit(str(exc))

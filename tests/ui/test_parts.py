@@ -6,8 +6,9 @@ import numpy as np
 from PySide6.QtCore import QSettings
 
 from desktop_app.results import HashtagSuggestion
+from desktop_app.session.photo import edited_caption
 from desktop_app.ui.chips import tooltip_for
-from desktop_app.ui.detail import caption_html, edited_caption
+from desktop_app.ui.detail import caption_html
 from desktop_app.ui.settings import AppSettings, SettingsStore
 from desktop_app.ui.thumbnails import ThumbnailCache
 

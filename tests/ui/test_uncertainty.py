@@ -8,9 +8,9 @@ import pytest
 
 from desktop_app.pipeline import Pipeline
 from desktop_app.results import LOW_CONFIDENCE, UNSURE_WORD, HashtagSuggestion
+from desktop_app.session.photo import Status
 from desktop_app.ui.chips import TagRole, source_words, tooltip_for
 from desktop_app.ui.detail import UNSURE_NOTE, caption_html
-from desktop_app.ui.grid import Status
 from desktop_app.ui.overlay import attention_overlay, focus, upsample_weights
 from desktop_app.ui.workers import ModelInfo
 
@@ -145,33 +145,40 @@ def test_chip_tooltip_popularity_only_when_known():
     assert "popularity" not in tooltip_for(sug("library", "from your library", {"model": 0.3}))
 
 
-def test_status_bar_says_which_runtime_and_device_run_the_model(win):
-    win._model_loaded(ModelInfo("sat-mobilenet-1", "LiteRT 2.3.0 · CPU, 2 threads"))
-    assert win.device_label.text() == "Model ready · LiteRT 2.3.0 · CPU, 2 threads"
-    assert "sat-mobilenet-1" in win.device_label.toolTip()
-    assert "no GPU needed" in win.device_label.toolTip()
-    win._model_loaded(ModelInfo("sat-mobilenet-1", "TensorFlow 2.21.0 · GPU (NVIDIA H200)"))
-    assert win.device_label.text() == "Model ready · TensorFlow 2.21.0 · GPU (NVIDIA H200)"
+def test_status_bar_names_the_captioner_in_plain_words(win):
+    win.review._model_loaded(ModelInfo("sat-mobilenet-1", "LiteRT 2.3.0 · CPU, 2 threads", "Flickr8k"))
+    assert win.device_label.text() == "Captioner: Flickr8k, CPU"
+    tip = win.device_label.toolTip()
+    assert "sat-mobilenet-1" in tip and "LiteRT 2.3.0" in tip and "no GPU needed" in tip
+    win.review._model_loaded(ModelInfo("sat-mobilenet-1", "TensorFlow 2.21.0 · GPU (NVIDIA H200)", "COCO"))
+    assert win.device_label.text() == "Captioner: COCO, GPU"
     assert "NVIDIA H200" in win.device_label.toolTip()
 
 
+def test_the_shipped_bundle_says_what_it_was_trained_on():
+    from desktop_app.session.model import trained_on
+
+    assert trained_on(None) == "Flickr8k"
+
+
 def test_photos_added_while_the_model_loads_say_so(win, tmp_path):
-    win.model_state = "loading"  # as between start() and the worker's answer
+    win.review.model_state = "loading"  # as between start() and the worker's answer
     photos = make_photos(tmp_path / "p", 2)
     drop(win, photos)
     assert all(it.status == Status.QUEUED for it in win.model.items)
-    assert win.progress_label.isVisibleTo(win) and win.progress_label.text() == "Loading the model… (2 photos waiting)"
-    assert win.progress.maximum() == 0 and not win.cancel_button.isVisibleTo(win)  # busy; nothing to cancel
-    win._model_loaded(ModelInfo("fake-1", "CPU (fake)"))
+    assert win.progress_label.isVisibleTo(win)
+    assert win.progress_label.text() == "Loading the captioner… (2 photos waiting)"
+    assert win.progress_bar.maximum() == 0 and not win.cancel_button.isVisibleTo(win)  # busy; nothing to cancel
+    win.review._model_loaded(ModelInfo("fake-1", "CPU (fake)"))
     assert all(it.status == Status.READY for it in win.model.items)
     assert not win.progress_label.isVisibleTo(win)
 
 
 def test_model_failure_while_waiting_clears_the_busy_bar(win, tmp_path):
-    win.model_state = "loading"
+    win.review.model_state = "loading"
     drop(win, make_photos(tmp_path / "p", 1))
-    win._model_failed(RuntimeError("no model bundle"))
-    assert not win.progress.isVisibleTo(win) and not win.progress_label.isVisibleTo(win)
+    win.review._model_failed(RuntimeError("no model bundle"))
+    assert not win.progress_bar.isVisibleTo(win) and not win.progress_label.isVisibleTo(win)
 
 
 def test_diffuse_attention_is_stretched_and_called_spread_thin(win, fake, tmp_path):

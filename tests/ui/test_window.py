@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QGuiApplication
 
 from desktop_app.errors import ModelBundleError
 from desktop_app.pipeline import Pipeline
-from desktop_app.ui.grid import Status
+from desktop_app.session.photo import Status
 from desktop_app.ui.window import PAGE_EMPTY, PAGE_LIBRARY, PAGE_PHOTOS
 
 from .fakes import FakeCaptioner, make_photos
@@ -24,6 +24,10 @@ def drop(window, paths) -> None:
     event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
+
+
+def window_thumbs(win):
+    return win.model.thumbs
 
 
 def ready_window(window, photos):
@@ -43,11 +47,11 @@ def test_empty_state_then_drop_a_folder_produces_results(window, photos):
         assert it.status == Status.READY
         assert it.caption == "a teddy bear sitting on a wooden bench"
         assert "#teddybear" in [h.tag for h in it.result.hashtags]
-        assert it.thumb is not None and not it.thumb.isNull()
+        assert not window.model.thumbs[it.path].isNull()
     assert items["broken.jpg"].status == Status.ERROR
     assert "truncated" in items["broken.jpg"].error
-    assert items["broken.jpg"].thumb_failed
-    assert not window.progress.isVisible()  # the batch is over
+    assert items["broken.jpg"].path in window.model.no_thumb
+    assert not window.progress_bar.isVisible()  # the batch is over
 
 
 def test_dropping_the_same_photos_again_adds_nothing(window, photos):
@@ -125,7 +129,8 @@ def test_copy_for_instagram_text(window, photos, qtbot):
     window.copy_for_instagram()
     # the chip order (ranking), then the hand-added tag; rejected tags never
     assert QGuiApplication.clipboard().text() == "#teddybear #woodenbench #dogsofinstagram"
-    window.settings.with_caption = True
+    # the model's caption goes in the post only once the user approves it
+    window.review.approve_caption(True)
     assert window.instagram_text(it) == (
         "A teddy bear sitting on a wooden bench.\n\n#teddybear #woodenbench #dogsofinstagram")
 
@@ -276,12 +281,12 @@ def test_model_missing_is_shown_not_crashed(qtbot, library, settings_store, tmp_
     win.start()
     assert win.model_state == "failed"
     assert win.banner.isVisibleTo(win) and "could not be loaded" in win.banner.label.text()
-    assert "missing" in win.device_label.text()
+    assert win.device_label.text() == "Captioner: missing"
     photos = make_photos(tmp_path / "p", 1)
     drop(win, photos)
     (it,) = win.model.items
     assert it.status == Status.ERROR and "no model bundle" in it.error
-    assert it.thumb is not None  # the photo still gets a thumbnail
+    assert it.path in window_thumbs(win)  # the photo still gets a thumbnail
 
 
 def test_unavailable_library_is_shown_and_decisions_refused(qtbot, settings_store, tmp_path):
@@ -367,11 +372,55 @@ def test_a_library_sqlite_calls_damaged_is_reported_when_the_window_opens(window
 
     damaged = Diagnosis(library.path, False, "quick_check", ("Rowid 83 out of order",))
     monkeypatch.setattr(library, "verify", lambda: damaged)
-    window._library_opened(library)
+    window.review._library_opened(library)
     text = window.banner.label.text()
     assert "damaged" in text and "Rowid 83 out of order" in text and "hashlens library repair" in text
 
 
 def test_an_intact_library_shows_no_banner(window, library):
-    window._library_opened(library)
+    window.review._library_opened(library)
     assert not window.banner.isVisible()
+
+
+def test_quit_with_twelve_photos_half_reviewed_and_all_come_back(qtbot, settings_store, tmp_path):
+    from desktop_app.session.store import SessionStore
+    from desktop_app.ui.thumbnails import ThumbnailCache
+    from desktop_app.ui.window import MainWindow
+    from desktop_app.ui.workers import SyncRunner
+
+    def open_window():
+        pipe = Pipeline(captioner=FakeCaptioner(), library_dir=tmp_path / "home")
+        win = MainWindow(pipe, SyncRunner(), settings_store,
+                         ThumbnailCache(tmp_path / "thumbs"), SessionStore.in_folder(tmp_path / "home"))
+        qtbot.addWidget(win)
+        win.show()
+        win.start()
+        return win
+
+    photos = make_photos(tmp_path / "p", 12)
+    win = open_window()
+    drop(win, [tmp_path / "p"])
+    for row in range(6):  # half reviewed: two decisions and a new chip order each
+        win.grid.select_row(row)
+        tags = win.detail.chips.tags()
+        win.decide(tags[0], "approve")
+        win.decide(tags[1], "reject")
+        win.review.set_order([tags[2], tags[0]] + tags[3:] + [tags[1]])
+    win.grid.select_row(2)
+    win.edit_caption("a bear I know")
+    win.grid.select_row(9)
+    shown = {p.path: (p.status, p.decisions, p.order, p.caption) for p in win.review.photos}
+    order = [p.path for p in win.review.photos]
+    assert sorted(order) == sorted(p.absolute() for p in photos)
+    win.close()
+
+    again = open_window()
+    assert [p.path for p in again.review.photos] == order
+    assert {p.path: (p.status, p.decisions, p.order, p.caption) for p in again.review.photos} == shown
+    assert again.pages.currentIndex() == PAGE_PHOTOS and again.grid.current_row() == 9
+    assert again.detail.item is again.review.photos[9]
+    again.grid.select_row(3)
+    assert again.detail.chips.tags() == shown[order[3]][2]  # the user's chip order
+    again.grid.select_row(2)
+    assert again.instagram_text().startswith("A bear I know.\n\n")  # written, so in the post
+    assert "Restored 12 photos" in again.status_line.full

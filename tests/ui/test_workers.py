@@ -77,7 +77,8 @@ def test_tagging_job_reports_and_can_be_cancelled(qtbot, tmp_path, library):
     SyncRunner().run_task(job.run)
     assert len(seen) == 2 and finished == [True]
     assert progress == [(1, 5), (2, 5)]
-    assert tagging[0] == [str(p) for p in photos[:2]]
+    # the first photo alone (progress moves at once), then batches of the pipeline's size
+    assert tagging == [[str(photos[0])], [str(p) for p in photos[1:3]]]
 
 
 def test_tagging_job_in_a_thread(qtbot, tmp_path, library):
