@@ -1,11 +1,14 @@
 """Render the desktop app's main states to PNGs (for the docs and for eyeballing the UI).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python build_scripts/screenshots.py [OUT_DIR]
+    xvfb-run -a -s "-screen 0 1600x1000x24" python build_scripts/screenshots.py [OUT_DIR] [--size WxH]
 
-States: empty window, tagging in progress, a photo with a word's attention overlay (light and
-dark theme), the library view, and the "model missing" error. Uses a demo captioner with
-hand-placed attention over the shipped sample photos, so it needs neither TensorFlow nor a
-trained model, and a throw-away library and settings.
+At 1440x900 and 1024x640 (docs/screenshots/<W>x<H>/): the empty window with recent folders,
+tagging in progress, a word's attention as a heat map, thirty approved tags with the post
+preview, a hashtag's detector box outlined (dark theme, hand-made detections), the library
+view, and the "model missing" error. At each size it prints whether every approved chip and
+the whole post preview are visible without scrolling. Uses a demo captioner with hand-placed
+attention over the shipped sample photos (neither TensorFlow nor a trained model), and a
+throw-away library, settings and session: the user's folders are never touched.
 """
 
 from __future__ import annotations
@@ -97,52 +100,83 @@ def make_batch(folder: Path) -> list[Path]:
     return paths
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"))
-    ap.add_argument("--width", type=int, default=1280)
-    ap.add_argument("--height", type=int, default=800)
-    ap.add_argument("--full-colour", action="store_true",
-                    help="keep 24-bit PNGs (default: 256 colours, about a third of the size)")
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="hashlens-shots-"))
-    os.environ["HASHLENS_HOME"] = str(work / "home")
-    os.environ.setdefault("HASHLENS_THEME", "light")
+SIZES = ((1440, 900), (1024, 640))
+THIRTY = ["catsofinstagram", "catlover", "catlife", "kitty", "meow", "instacat", "catstagram",
+          "petsofinstagram", "cute", "whiskers", "greeneyes", "furry", "kitten", "pet", "tabby",
+          "catoftheday", "cats", "catlovers", "nap", "cozy", "homelife", "indoors", "portrait",
+          "closeup", "animal", "petlover", "adorable", "fluffy", "sweet", "love"]
 
+
+class HoldJobs:
+    """Runs everything at once except tagging jobs, which the script feeds by hand."""
+
+    def __init__(self):
+        from desktop_app.ui.workers import SyncRunner
+
+        self.sync = SyncRunner()
+        self.hold = True
+        self.held: list = []
+
+    def run_task(self, func, on_done=None, on_error=None, priority=0):
+        from desktop_app.ui.workers import TaggingJob
+
+        if self.hold and isinstance(getattr(func, "__self__", None), TaggingJob):
+            self.held.append(func.__self__)
+            return
+        self.sync.run_task(func, on_done, on_error, priority)
+
+    def wait(self, msecs=-1):
+        return True
+
+
+def layout_report(win) -> list[str]:
+    """What a user at this size sees of the post panel: every approved chip and the whole post
+    preview inside the window, no scrolling needed?"""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    d = win.detail
+    chips, scroll, preview = d.chips, d.composer.scroll, d.composer.preview
+    top_left = preview.mapTo(win, QPoint(0, 0))
+    preview_ok = preview.height() >= preview.heightForWidth(preview.width()) and \
+        top_left.y() + preview.height() <= win.height()
+    bar = scroll.verticalScrollBar()
+    kept = [i for i, c in enumerate(chips.chips) if c.state in ("approved", "added")]
+    visible = scroll.viewport().rect()
+    shown = [i for i in kept if visible.contains(chips.chip_rect(i).translated(0, -bar.value()))]
+    return [f"{win.width()}x{win.height()}: {len(kept)} approved chips, {len(shown)} visible without "
+            f"scrolling; chip rows {chips.rows()}, scroll range {bar.maximum()} px; post preview "
+            f"{'whole' if preview_ok else 'CUT'} ({preview.height()} px, needs "
+            f"{preview.heightForWidth(preview.width())})"]
+
+
+def shoot(size: tuple[int, int], out: Path, full_colour: bool) -> list[str]:
+    """The shots at one window size, in a fresh library and session; returns the checks."""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.errors import ModelBundleError
     from desktop_app.library.store import TagLibrary
     from desktop_app.pipeline import Pipeline, TagOptions
+    from desktop_app.results import Detection
+    from desktop_app.session.store import SessionStore
     from desktop_app.ui.app import apply_theme
     from desktop_app.ui.settings import SettingsStore
     from desktop_app.ui.thumbnails import ThumbnailCache
     from desktop_app.ui.window import MainWindow
-    from desktop_app.ui.workers import SyncRunner, TaggingJob, eta_text
+    from desktop_app.ui.workers import eta_text
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    print(f"platform: {app.platformName()}", file=sys.stderr)
-
-    class HoldJobs(SyncRunner):
-        """Runs everything at once except tagging jobs, which the script feeds by hand."""
-
-        hold = True
-        held: list = []
-
-        def run_task(self, func, on_done=None, on_error=None, priority=0):
-            if self.hold and isinstance(getattr(func, "__self__", None), TaggingJob):
-                self.held.append(func.__self__)
-                return
-            super().run_task(func, on_done, on_error, priority)
+    app = QApplication.instance()
+    work = Path(tempfile.mkdtemp(prefix="hashlens-shots-"))
+    out.mkdir(parents=True, exist_ok=True)
+    checks: list[str] = []
 
     def snap(win, name: str) -> None:
         app.processEvents()
         path = out / f"{name}.png"
         win.grab().save(str(path))
-        if not args.full_colour:
+        if not full_colour:
             im = Image.open(path).convert("RGB")
             im.quantize(256, Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
         print(path)
@@ -150,19 +184,23 @@ def main(argv=None) -> int:
     batch = make_batch(work / "photos")
     samples = {n: ROOT / "resources" / "samples" / n for n in DEMO}
     lib = TagLibrary.open(work / "home")
-    pipe = Pipeline(captioner=DemoCaptioner(samples), library=lib, options=TagOptions(top_k=12, batch_size=3))
+    pipe = Pipeline(captioner=DemoCaptioner(samples), library=lib, options=TagOptions(top_k=14, batch_size=3))
     store = SettingsStore(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    session = SessionStore.in_folder(work / "home")
+    session.add_recent(str(work / "photos"))
+    session.add_recent(str(Path.home() / "Pictures" / "Holidays 2024"))
     runner = HoldJobs()
     thumbs = ThumbnailCache(work / "thumbs")
 
-    def new_window(p=pipe):
+    def new_window(p=pipe, s=session):
         apply_theme("light")
-        w = MainWindow(p, runner, store, thumbs)
-        w.resize(args.width, args.height)
+        w = MainWindow(p, runner, store, thumbs, s)
+        w.resize(*size)
         w.show()
+        w.size_panes(size[0])
         return w
 
-    # 1. empty
+    # 1. empty, with the recent folders
     win = new_window()
     win.start()
     snap(win, "01-empty")
@@ -171,10 +209,10 @@ def main(argv=None) -> int:
     win.add_paths([batch[0].parent])
     job = runner.held.pop()
     results = list(pipe.tag_paths(job.files))
-    job.tagging.emit([str(p) for p in job.files[:3]])
+    job.tagging.emit([str(p) for p in job.files[:1]])
     for i, res in enumerate(results[:4]):
         job.result.emit(res)
-        job.progress.emit(i + 1, len(job.files), eta_text(i + 1, len(job.files), 2.6 * (i + 1)))
+        job.progress.emit(i + 1, len(job.files), eta_text(i + 1, len(job.files), 0.4 * (i + 1)))
     job.tagging.emit([str(p) for p in job.files[4:7]])
     win.grid.select_row(win.model.row_of(batch[2]))  # the cat
     snap(win, "02-tagging")
@@ -183,45 +221,53 @@ def main(argv=None) -> int:
         job.progress.emit(i + 1, len(job.files), "")
     job.finished.emit(False)
 
-    # 3. a photo with a word's attention: approve some tags on each photo first
-    for row, it in enumerate(win.model.items):
+    # 3. a photo with a word's attention; some tags approved on each photo first
+    for row, it in enumerate(win.review.photos):
         if it.result is None or not it.result.ok:
             continue
         win.grid.select_row(row)
         tags = [h.tag for h in it.result.hashtags]
-        for t in tags[:2]:
+        for t in [h.tag for h in it.result.hashtags if h.source == "caption"][:3]:
             win.decide(t, "approve")
-        if len(tags) > 3:
+        if len(tags) > 4:
             win.decide(tags[-1], "reject")
     win.grid.select_row(win.model.row_of(batch[2]))
-    win.add_tag("catsofinstagram")
+    win.review.approve_caption(True)
     d = win.detail
-    cat_idx = d.tokens().index("cat")
-    d.caption.linkActivated.emit(f"#w{cat_idx}")
-    green = next((t for t in d.chips.tags() if "green" in t), d.chips.tags()[0])
-    d.chips.setCurrentIndex(d.chips.index_of(green))
     d.select_word(d.tokens().index("eyes"))
-    snap(win, "03-photo-overlay")
-    d.select_word(cat_idx)
+    snap(win, "03-attention")
 
-    # 4. the same in dark
+    # 4. thirty approved tags: all of them and the whole post visible
+    for t in THIRTY:
+        win.add_tag(t)
+    d.select_word(d.tokens().index("cat"))
+    checks += layout_report(win)
+    snap(win, "04-thirty-tags")
+
+    # 5. dark, a hashtag whose detector box is outlined (hand-made detections)
     os.environ["HASHLENS_THEME"] = "dark"
     apply_theme("dark")
     win.grid.select_row(win.model.row_of(batch[1]))
-    win.detail.show_tag(next(h.tag for h in win.current_item().result.hashtags if h.token_indices))
-    snap(win, "04-photo-overlay-dark")
+    it = win.current_item()
+    it.result.detections = (Detection("object", "cup", 0.93, (0.24, 0.12, 0.74, 0.62)),
+                            Detection("object", "spoon", 0.71, (0.55, 0.48, 0.86, 0.7)))
+    cup = next((h for h in it.result.hashtags if "cup" in h.tag), it.result.hashtags[0])
+    cup.box_indices = (0,)
+    win.detail.show_item(it)
+    win.detail.show_tag(cup.tag)
+    snap(win, "05-boxes-dark")
     os.environ["HASHLENS_THEME"] = "light"
     apply_theme("light")
 
-    # 5. the library view
+    # 6. the library view
     lib.block("#close")
     lib.add_synonym("#kitty", "#cat")
     lib.add_always("#shotoniphone")
     win.show_page("library")
-    snap(win, "05-library")
+    snap(win, "06-library")
     win.close()
 
-    # 6. model missing
+    # 7. model missing
     class NoModel(Pipeline):
         @property
         def captioner(self):
@@ -229,13 +275,40 @@ def main(argv=None) -> int:
                                    "(train one with `hashlens train`, or download the release model)")
 
     runner.hold = False
-    win2 = new_window(NoModel(library=lib))
+    win2 = new_window(NoModel(library=TagLibrary.open(work / "home2")), None)
     win2.start()
     win2.add_paths(batch[:3])
-    snap(win2, "06-model-missing")
+    snap(win2, "07-model-missing")
     win2.close()
     lib.close()
     shutil.rmtree(work, ignore_errors=True)
+    return checks
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--size", action="append", metavar="WxH",
+                    help="window sizes (default: 1440x900 and 1024x640); each gets its own folder")
+    ap.add_argument("--full-colour", action="store_true",
+                    help="keep 24-bit PNGs (default: 256 colours, about a third of the size)")
+    args = ap.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.size] if args.size else list(SIZES)
+    home = Path(tempfile.mkdtemp(prefix="hashlens-shots-home-"))
+    os.environ["HASHLENS_HOME"] = str(home)  # nothing of the user's is read or written
+    for var in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        os.environ[var] = str(home / var.lower())
+    os.environ.setdefault("HASHLENS_THEME", "light")
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    print(f"platform: {app.platformName()}", file=sys.stderr)
+    checks = []
+    for w, h in sizes:
+        checks += shoot((w, h), Path(args.out) / f"{w}x{h}", args.full_colour)
+    for line in checks:
+        print(line)
+    shutil.rmtree(home, ignore_errors=True)
     return 0
 
 

@@ -417,8 +417,9 @@ class Review(SessionKeeping):
         if tag is None:
             self.listener.say(f"{text!r} is not a valid hashtag (letters, digits and _ only).")
             return None
-        if tag not in photo.order:
-            photo.order = self.chip_order(photo) + [tag]
+        shown = self.chip_order(photo)
+        if tag not in shown:
+            photo.order = shown + [tag]
         key = "approve" if any(h.tag == tag for h in photo.result.hashtags) else "add"
         return tag if self._record(photo, {key: [tag]}) else None
 

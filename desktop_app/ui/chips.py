@@ -1,36 +1,28 @@
-"""Hashtag chips: ranked suggestions with a confidence, ✓/✕ buttons, drag-to-reorder.
+"""Hashtag chips: a flowing layout of pills with ✓ and ✕, keyboard-first, drag to reorder.
 
-A QListView in wrapping left-to-right flow whose delegate paints each tag as a pill and
-hit-tests clicks on its ✓ and ✕. The current chip is the "focused tag" that A/R act on.
-Ctrl+Left/Right (or dragging) reorders. Only plain values sit in the model's roles, so Qt's
-own drag-and-drop can move the rows.
+`ChipFlow` paints each tag as a pill in rows that wrap to its width and asks for the height all
+rows need (height-for-width), so a row is never cut: the panel gives it the room, or the scroll
+area around it scrolls by whole rows. The focused chip is the one A / R act on; arrows move the
+focus (Up/Down by row), Ctrl+Left/Right or dragging reorders, Backspace undoes a decision.
+The ✓ and ✕ are drawn as strokes, not font glyphs (no empty boxes with a font that lacks them).
+`flow_positions` (the layout) is pure and tested without a window.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCompleter,
-    QLineEdit,
-    QListView,
-    QStyle,
-    QStyledItemDelegate,
-)
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSize, QStringListModel, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QCompleter, QLineEdit, QSizePolicy, QToolTip, QWidget
 
 from ..export.instagram import KEEP_STATES
 from ..results import UNSURE_WORD, HashtagSuggestion
 
-TagRole = Qt.ItemDataRole.UserRole + 10
-ScoreRole = Qt.ItemDataRole.UserRole + 11
-StateRole = Qt.ItemDataRole.UserRole + 12  # "", "approved", "added", "rejected", "removed"
-
 STATE_COLOURS = {"approved": "#2da44e", "added": "#2da44e", "rejected": "#cf222e"}
-PAD, BTN, H = 10, 22, 30
+PAD, BTN, H, GAP = 9, 19, 26, 4  # text padding, a ✓/✕ button, a chip's height, space between
 
 
 SOURCE_WORDS = {
@@ -43,6 +35,8 @@ SOURCE_WORDS = {
     "rule": "one of your always-add tags",
     "you": "added by you",
 }
+
+
 def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -104,158 +98,59 @@ def tooltip_for(s: HashtagSuggestion, token_probs=(), tokens=()) -> str:
     return "<br>".join(lines)
 
 
-class ChipDelegate(QStyledItemDelegate):
+@dataclass(frozen=True)
+class Chip:
+    tag: str
+    score: float
+    state: str = ""  # "", "approved", "added", "rejected", "removed"
+    tip: str = ""
+
+
+def flow_positions(widths: list[int], avail: int, gap: int = GAP) -> tuple[list[tuple[int, int]], int]:
+    """Left-to-right rows that wrap at `avail`: ((x, row) of each chip, number of rows).
+
+    A chip wider than the row gets a row of its own (and is drawn clipped to it)."""
+    out: list[tuple[int, int]] = []
+    x, row = 0, 0
+    for w in widths:
+        if x > 0 and x + w > avail:
+            x, row = 0, row + 1
+        out.append((x, row))
+        x += w + gap
+    return out, (row + 1 if widths else 0)
+
+
+class ChipFlow(QWidget):
+    """The chips of one photo. Emits decide(tag, action), picked(tag), hovered(tag or ""),
+    orderChanged(tags), nextPhoto(step)."""
+
     decide = Signal(str, str)  # tag, "approve" | "reject" | "remove"
-    picked = Signal(str)  # tag clicked (not on ✓/✕): show its attention
-
-    def _text(self, index) -> str:
-        return f"{index.data(TagRole)}  {round(float(index.data(ScoreRole) or 0) * 100)}%"
-
-    def sizeHint(self, option, index) -> QSize:
-        w = option.fontMetrics.horizontalAdvance(self._text(index))
-        return QSize(PAD + w + 6 + 2 * BTN + 6, H)
-
-    @staticmethod
-    def _buttons(rect: QRect) -> tuple[QRect, QRect]:
-        r = rect.adjusted(2, 2, -2, -2)
-        reject = QRect(r.right() - BTN - 3, r.y() + (r.height() - BTN) // 2, BTN, BTN)
-        approve = QRect(reject.x() - BTN, reject.y(), BTN, BTN)
-        return approve, reject
-
-    def paint(self, painter: QPainter, option, index) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = option.palette
-        state = index.data(StateRole) or ""
-        r = option.rect.adjusted(2, 2, -2, -2)
-        base = pal.color(QPalette.ColorRole.Button)
-        border = pal.color(QPalette.ColorRole.Mid)
-        if state in STATE_COLOURS:
-            c = QColor(STATE_COLOURS[state])
-            border = c
-            base = QColor(c.red(), c.green(), c.blue(), 60)
-        if option.state & QStyle.StateFlag.State_HasFocus or option.state & QStyle.StateFlag.State_Selected:
-            border = pal.color(QPalette.ColorRole.Highlight)
-        painter.setBrush(base)
-        pen = painter.pen()
-        pen.setColor(border)
-        pen.setWidthF(2.0 if option.state & QStyle.StateFlag.State_Selected else 1.0)
-        painter.setPen(pen)
-        painter.drawRoundedRect(r, r.height() / 2, r.height() / 2)
-        font = QFont(option.font)
-        font.setStrikeOut(state in ("rejected", "removed"))
-        painter.setFont(font)
-        text_col = pal.color(QPalette.ColorRole.ButtonText)
-        if state in ("rejected", "removed"):
-            text_col = pal.color(QPalette.ColorRole.PlaceholderText)
-        painter.setPen(text_col)
-        tag = str(index.data(TagRole))
-        fm = painter.fontMetrics()
-        x = r.x() + PAD
-        painter.drawText(QRect(x, r.y(), fm.horizontalAdvance(tag) + 2, r.height()),
-                         Qt.AlignmentFlag.AlignVCenter, tag)
-        pct = f"{round(float(index.data(ScoreRole) or 0) * 100)}%"
-        small = QFont(font)
-        small.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
-        painter.setFont(small)
-        painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-        painter.drawText(QRect(x + fm.horizontalAdvance(tag + "  "), r.y(), 40, r.height()),
-                         Qt.AlignmentFlag.AlignVCenter, pct)
-        approve, reject = self._buttons(option.rect)
-        bold = QFont(option.font)
-        bold.setBold(True)
-        painter.setFont(bold)
-        painter.setPen(QColor("#2da44e") if state not in KEEP_STATES else QColor("white"))
-        if state in KEEP_STATES:
-            painter.setBrush(QColor("#2da44e"))
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(approve.adjusted(2, 2, -2, -2))
-            painter.setPen(QColor("white"))
-        painter.drawText(approve, Qt.AlignmentFlag.AlignCenter, "✓")
-        painter.setPen(QColor("#cf222e") if state != "rejected" else QColor("white"))
-        if state == "rejected":
-            painter.setBrush(QColor("#cf222e"))
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(reject.adjusted(2, 2, -2, -2))
-            painter.setPen(QColor("white"))
-        painter.drawText(reject, Qt.AlignmentFlag.AlignCenter, "✕")
-        painter.restore()
-
-    def editorEvent(self, event, model, option, index) -> bool:
-        from PySide6.QtCore import QEvent
-
-        if event.type() == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
-            approve, reject = self._buttons(option.rect)
-            pos = event.position().toPoint()
-            tag = str(index.data(TagRole))
-            state = index.data(StateRole) or ""
-            if approve.contains(pos):
-                self.decide.emit(tag, "remove" if state in KEEP_STATES else "approve")
-                return True
-            if reject.contains(pos):
-                self.decide.emit(tag, "reject")
-                return True
-            self.picked.emit(tag)
-        return super().editorEvent(event, model, option, index)
-
-
-class ChipView(QListView):
-    """The chips of one photo. Emits decide(tag, action), picked(tag) and orderChanged(tags)."""
-
-    decide = Signal(str, str)
-    picked = Signal(str)
+    picked = Signal(str)  # clicked or focused: show its attention
+    hovered = Signal(str)  # under the mouse ("" when none)
     orderChanged = Signal(list)
+    nextPhoto = Signal(int)  # Enter: +1, Shift+Enter: -1
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.chips = QStandardItemModel(self)
-        self.setModel(self.chips)
-        self.delegate = ChipDelegate(self)
-        self.setItemDelegate(self.delegate)
-        self.delegate.decide.connect(self.decide)
-        self.delegate.picked.connect(self.picked)
-        self.setViewMode(QListView.ViewMode.ListMode)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setSpacing(3)
+        self.chips: list[Chip] = []
+        self.current = -1
+        self._rects: list[QRect] = []
+        self._hover = -1
+        self._press: tuple[int, QPoint] | None = None
+        self._drag_to: int | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
-        self.setFrameShape(QListView.Shape.NoFrame)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.setDefaultDropAction(Qt.DropAction.MoveAction)
-        self.setDropIndicatorShown(True)
-        self.viewport().setAutoFillBackground(False)
-        self._emit_later = QTimer(self, singleShot=True, interval=0)
-        # Every Python slot here returns None: a slot returning a bool (e.g. `signal.emit(...)`
-        # from a lambda) corrupted the refcount of True/False in PySide6 6.12 and aborted
-        # the interpreter at exit.
-        self._emit_later.timeout.connect(self._emit_order)
-        self.chips.rowsMoved.connect(self._moved)
-        self.chips.rowsRemoved.connect(self._dropped)
-        self._loading = False
-        self.selectionModel().currentRowChanged.connect(self._current_changed)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.setAccessibleName("Hashtags")
 
-    def _emit_order(self) -> None:
-        self.orderChanged.emit(self.tags())
-
-    def _moved(self, *_args) -> None:
-        self._emit_later.start()
-
-    def _current_changed(self, cur, _prev) -> None:
-        if cur.isValid():
-            self.picked.emit(str(cur.data(TagRole)))
-
-    def _dropped(self, *_args) -> None:
-        if not self._loading:
-            self._emit_later.start()
-
+    # -- contents --------------------------------------------------------------------------
     def set_tags(self, suggestions: list[HashtagSuggestion], decisions: dict[str, str],
                  order: list[str] | None = None, caption=None) -> None:
         """Show suggestions plus the user's added tags; `order` (tags) wins over the ranking.
 
-        `caption` (a CaptionResult) lets the tooltips say which source words were unsure.
-        """
+        `caption` (a CaptionResult) lets the tooltips say which source words were unsure."""
         probs = tuple(caption.token_probs) if caption is not None else ()
         toks = tuple(caption.tokens) if caption is not None else ()
         by_tag = {s.tag: s for s in suggestions}
@@ -264,80 +159,298 @@ class ChipView(QListView):
                 by_tag[tag] = HashtagSuggestion(tag, 1.0, "you", reason="You added this tag.")
         tags = list(by_tag)
         if order:
-            known = [t for t in order if t in by_tag]
+            known = [t for t in dict.fromkeys(order) if t in by_tag]
             tags = known + [t for t in tags if t not in known]
-        self._loading = True
-        self.chips.clear()
-        for tag in tags:
-            s = by_tag[tag]
-            item = QStandardItem()
-            item.setData(tag, TagRole)
-            item.setData(float(s.score), ScoreRole)
-            item.setData(decisions.get(tag, ""), StateRole)
-            item.setData(tooltip_for(s, probs, toks), Qt.ItemDataRole.ToolTipRole)
-            item.setData(tag, Qt.ItemDataRole.AccessibleTextRole)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-            self.chips.appendRow(item)
-        self._loading = False
+        focused = self.focused_tag() if self.current >= 0 else None
+        self.chips = [Chip(t, float(by_tag[t].score), decisions.get(t, ""),
+                           tooltip_for(by_tag[t], probs, toks)) for t in tags]
+        self.current = tags.index(focused) if focused in tags else -1
+        self._relayout()
 
     def set_states(self, decisions: dict[str, str]) -> None:
-        for row in range(self.chips.rowCount()):
-            it = self.chips.item(row)
-            it.setData(decisions.get(str(it.data(TagRole)), ""), StateRole)
+        self.chips = [Chip(c.tag, c.score, decisions.get(c.tag, ""), c.tip) for c in self.chips]
+        self.update()
 
     def tags(self) -> list[str]:
-        return [str(self.chips.item(r).data(TagRole)) for r in range(self.chips.rowCount())]
+        return [c.tag for c in self.chips]
 
     def state_of(self, tag: str) -> str:
-        for r in range(self.chips.rowCount()):
-            if self.chips.item(r).data(TagRole) == tag:
-                return self.chips.item(r).data(StateRole) or ""
-        return ""
+        return next((c.state for c in self.chips if c.tag == tag), "")
+
+    def index_of(self, tag: str) -> int:
+        return next((i for i, c in enumerate(self.chips) if c.tag == tag), -1)
+
+    def set_current(self, index: int) -> None:
+        """Focus chip `index` (-1: none)."""
+        index = index if 0 <= index < len(self.chips) else -1
+        if index != self.current:
+            self.current = index
+            self.update()
+            if index >= 0:
+                self.picked.emit(self.chips[index].tag)
 
     def focused_tag(self) -> str | None:
         """The current chip, else the first one not decided yet."""
-        idx = self.currentIndex()
-        if idx.isValid():
-            return str(idx.data(TagRole))
-        for r in range(self.chips.rowCount()):
-            if not self.chips.item(r).data(StateRole):
-                return str(self.chips.item(r).data(TagRole))
-        return None
+        if 0 <= self.current < len(self.chips):
+            return self.chips[self.current].tag
+        return next((c.tag for c in self.chips if not c.state), None)
 
     def focus_next_undecided(self, after: str) -> None:
         tags = self.tags()
         start = tags.index(after) + 1 if after in tags else 0
         for r in list(range(start, len(tags))) + list(range(0, start)):
-            if not self.chips.item(r).data(StateRole):
-                self.setCurrentIndex(self.chips.index(r, 0))
+            if not self.chips[r].state:
+                self.set_current(r)
                 return
 
     def move_current(self, delta: int) -> None:
-        row = self.currentIndex().row()
-        to = row + delta
-        if row < 0 or not 0 <= to < self.chips.rowCount():
+        self._move(self.current, self.current + delta)
+
+    def _move(self, row: int, to: int) -> None:
+        if row < 0 or not 0 <= to < len(self.chips) or to == row:
             return
-        self._loading = True
-        items = self.chips.takeRow(row)
-        self.chips.insertRow(to, items)
-        self._loading = False
-        self.setCurrentIndex(self.chips.index(to, 0))
+        chip = self.chips.pop(row)
+        self.chips.insert(to, chip)
+        self.current = to
+        self._relayout()
         self.orderChanged.emit(self.tags())
 
-    def keyPressEvent(self, event) -> None:
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier and event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
-            self.move_current(-1 if event.key() == Qt.Key.Key_Left else 1)
-            return
-        super().keyPressEvent(event)
+    # -- geometry ----------------------------------------------------------------------------
+    def chip_width(self, chip: Chip, fm: QFontMetrics | None = None) -> int:
+        """Its tag, the two buttons, padding (the score is a bar along its bottom edge)."""
+        fm = fm or self.fontMetrics()
+        return PAD + fm.horizontalAdvance(chip.tag) + 5 + 2 * BTN + 4
+
+    def _layout(self, width: int) -> tuple[list[QRect], int]:
+        fm = self.fontMetrics()
+        widths = [min(width, self.chip_width(c, fm)) for c in self.chips]
+        pos, rows = flow_positions(widths, max(1, width))
+        rects = [QRect(x, r * (H + GAP), w, H) for (x, r), w in zip(pos, widths, strict=True)]
+        return rects, rows * (H + GAP) - (GAP if rows else 0)
+
+    def rows(self) -> int:
+        return len({r.y() for r in self._rects})
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return max(H, self._layout(width)[1])
 
     def sizeHint(self) -> QSize:
-        return QSize(400, 140)
+        w = max(300, self.width())
+        return QSize(w, self.heightForWidth(w))
 
-    def index_of(self, tag: str) -> QModelIndex:
-        for r in range(self.chips.rowCount()):
-            if self.chips.item(r).data(TagRole) == tag:
-                return self.chips.index(r, 0)
-        return QModelIndex()
+    def minimumSizeHint(self) -> QSize:
+        return QSize(BTN * 2 + 60, H)
+
+    def _relayout(self) -> None:
+        self._rects, height = self._layout(self.width())
+        self.setMinimumHeight(max(H, height))
+        self.updateGeometry()
+        self.update()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    def chip_rect(self, index: int) -> QRect:
+        return self._rects[index] if 0 <= index < len(self._rects) else QRect()
+
+    def _at(self, pos: QPoint) -> int:
+        return next((i for i, r in enumerate(self._rects) if r.contains(pos)), -1)
+
+    @staticmethod
+    def buttons(rect: QRect) -> tuple[QRect, QRect]:
+        """The ✓ and ✕ hit areas of a chip."""
+        reject = QRect(rect.right() - BTN - 3, rect.y() + (rect.height() - BTN) // 2, BTN, BTN)
+        approve = QRect(reject.x() - BTN, reject.y(), BTN, BTN)
+        return approve, reject
+
+    # -- painting ----------------------------------------------------------------------------
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for i, (chip, rect) in enumerate(zip(self.chips, self._rects, strict=True)):
+            self._paint_chip(p, chip, rect, i == self.current, i == self._hover)
+        if self._drag_to is not None and self._rects:
+            p.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 3))
+            r = self._rects[min(self._drag_to, len(self._rects) - 1)]
+            x = r.left() - 2 if self._drag_to < len(self._rects) else r.right() + 2
+            p.drawLine(x, r.top(), x, r.bottom())
+        p.end()
+
+    def _paint_chip(self, p: QPainter, chip: Chip, rect: QRect, current: bool, hover: bool) -> None:
+        pal = self.palette()
+        r = rect.adjusted(1, 1, -1, -1)
+        base, border = pal.color(QPalette.ColorRole.Button), pal.color(QPalette.ColorRole.Mid)
+        if chip.state in STATE_COLOURS:
+            c = QColor(STATE_COLOURS[chip.state])
+            border, base = c, QColor(c.red(), c.green(), c.blue(), 55)
+        if hover:
+            base = base.lighter(108) if base.lightness() > 128 else base.lighter(125)
+        focus = current and self.hasFocus()
+        if current:
+            border = pal.color(QPalette.ColorRole.Highlight)
+        p.setBrush(base)
+        p.setPen(QPen(border, 2.0 if focus or current else 1.0))
+        p.drawRoundedRect(r, r.height() / 2, r.height() / 2)
+        struck = chip.state in ("rejected", "removed")
+        font = QFont(self.font())
+        font.setStrikeOut(struck)
+        p.setFont(font)
+        text = pal.color(QPalette.ColorRole.PlaceholderText if struck else QPalette.ColorRole.ButtonText)
+        p.setPen(text)
+        approve, reject = self.buttons(rect)
+        room = approve.left() - r.x() - PAD - 3
+        shown = self.fontMetrics().elidedText(chip.tag, Qt.TextElideMode.ElideRight, max(10, room))
+        p.drawText(QRect(r.x() + PAD, r.y(), room, r.height()), Qt.AlignmentFlag.AlignVCenter, shown)
+        # the score: a thin meter along the pill's bottom edge (its figure is in the tooltip)
+        bar = QColor(pal.color(QPalette.ColorRole.Highlight))
+        bar.setAlpha(110)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(bar)
+        inset = r.height() // 2
+        full = max(4, r.width() - 2 * inset)
+        p.drawRect(QRect(r.x() + inset, r.bottom() - 2, max(2, round(full * min(1.0, chip.score))), 2))
+        _paint_mark(p, approve, "approve", chip.state in KEEP_STATES)
+        _paint_mark(p, reject, "reject", chip.state == "rejected")
+
+    # -- mouse -------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        i = self._at(event.position().toPoint())
+        self._press = (i, event.position().toPoint()) if i >= 0 else None
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self._press is not None and (pos - self._press[1]).manhattanLength() >= \
+                QApplication.startDragDistance():
+            self._drag_to = self.drop_index(pos)
+            self.update()
+            return
+        hover = self._at(pos)
+        if hover != self._hover:
+            self._hover = hover
+            self.update()
+            self.hovered.emit(self.chips[hover].tag if hover >= 0 else "")
+
+    def leaveEvent(self, event) -> None:
+        if self._hover >= 0:
+            self._hover = -1
+            self.update()
+            self.hovered.emit("")
+        super().leaveEvent(event)
+
+    def drop_index(self, pos: QPoint) -> int:
+        """Where a chip dragged to `pos` goes (before the chip under it, or at the row's end)."""
+        for i, r in enumerate(self._rects):
+            if r.top() <= pos.y() <= r.bottom() + GAP and pos.x() < r.center().x():
+                return i
+        rows = [i for i, r in enumerate(self._rects) if r.top() <= pos.y() <= r.bottom() + GAP]
+        return (rows[-1] + 1) if rows else len(self.chips)
+
+    def mouseReleaseEvent(self, event) -> None:
+        press, self._press = self._press, None
+        pos = event.position().toPoint()
+        if self._drag_to is not None and press is not None:
+            to, self._drag_to = self._drag_to, None
+            self._move(press[0], to - 1 if to > press[0] else to)
+            self.update()
+            return
+        if press is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        i = press[0]
+        approve, reject = self.buttons(self._rects[i])
+        chip = self.chips[i]
+        if approve.contains(pos):
+            self.decide.emit(chip.tag, "remove" if chip.state in KEEP_STATES else "approve")
+        elif reject.contains(pos):
+            self.decide.emit(chip.tag, "remove" if chip.state == "rejected" else "reject")
+        else:
+            self.current = -1  # (so picking it again shows it again)
+            self.set_current(i)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            i = self._at(event.pos())
+            if i >= 0:
+                QToolTip.showText(event.globalPos(), self.chips[i].tip, self, self._rects[i])
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
+
+    # -- keys --------------------------------------------------------------------------------
+    def _row_neighbour(self, step: int) -> int:
+        """The chip above/below the current one (nearest by x)."""
+        if self.current < 0:
+            return 0 if self.chips else -1
+        cur = self._rects[self.current]
+        rows = sorted({r.y() for r in self._rects})
+        k = rows.index(cur.y()) + step
+        if not 0 <= k < len(rows):
+            return self.current
+        cands = [i for i, r in enumerate(self._rects) if r.y() == rows[k]]
+        return min(cands, key=lambda i: abs(self._rects[i].center().x() - cur.center().x()))
+
+    def keyPressEvent(self, event) -> None:
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.nextPhoto.emit(-1 if mods & Qt.KeyboardModifier.ShiftModifier else 1)
+        elif ctrl and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.move_current(-1 if key == Qt.Key.Key_Left else 1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self.chips:
+            step = -1 if key == Qt.Key.Key_Left else 1
+            self.set_current(min(len(self.chips) - 1, max(0, self.current + step)))
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and self.chips:
+            self.set_current(self._row_neighbour(-1 if key == Qt.Key.Key_Up else 1))
+        elif key in (Qt.Key.Key_Home, Qt.Key.Key_End) and self.chips:
+            self.set_current(0 if key == Qt.Key.Key_Home else len(self.chips) - 1)
+        elif key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete) and self.focused_tag():
+            self.decide.emit(self.focused_tag(), "remove")
+        elif key == Qt.Key.Key_Space and self.focused_tag():
+            tag = self.focused_tag()
+            self.decide.emit(tag, "remove" if self.state_of(tag) in KEEP_STATES else "approve")
+        else:
+            super().keyPressEvent(event)
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
+
+
+def _paint_mark(p: QPainter, box: QRect, kind: str, on: bool) -> None:
+    """A ✓ or ✕ drawn as strokes in a circle (filled when that decision is made)."""
+    colour = QColor("#2da44e" if kind == "approve" else "#cf222e")
+    inner = box.adjusted(3, 3, -3, -3)
+    if on:
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(colour)
+        p.drawEllipse(inner)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    pen = QPen(QColor("white") if on else colour, 1.8)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    p.setPen(pen)
+    c, s = QPointF(inner.center()), inner.width() * 0.28
+    path = QPainterPath()
+    if kind == "approve":
+        path.moveTo(c.x() - s, c.y())
+        path.lineTo(c.x() - s * 0.25, c.y() + s * 0.75)
+        path.lineTo(c.x() + s, c.y() - s * 0.7)
+    else:
+        path.moveTo(c.x() - s * 0.8, c.y() - s * 0.8)
+        path.lineTo(c.x() + s * 0.8, c.y() + s * 0.8)
+        path.moveTo(c.x() + s * 0.8, c.y() - s * 0.8)
+        path.lineTo(c.x() - s * 0.8, c.y() + s * 0.8)
+    p.drawPath(path)
 
 
 class TagEntry(QLineEdit):

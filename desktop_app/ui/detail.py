@@ -12,9 +12,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSizePolicy,
+    QSplitter,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QToolTip,
     QVBoxLayout,
@@ -22,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..imaging import make_thumbnail
-from ..results import LOW_CONFIDENCE, MAX_HASHTAGS, UNSURE_WORD, CaptionResult
-from ..session.photo import Photo
-from .chips import ChipView, TagEntry
+from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
+from ..session.photo import Photo, post_of
+from .composer import Composer
 from .overlay import attention_overlay, combine_rows, focus, to_qimage
 
 DISPLAY_SIDE = 1400  # the detail view's copy of a photo is at most this big
@@ -135,11 +136,16 @@ class DetailPanel(QWidget):
     captionEdited = Signal(str)
     copyRequested = Signal()
     exportRequested = Signal()
+    captionApproved = Signal(bool)
+    nextPhoto = Signal(int)
 
     def __init__(self, known_tags=None, parent=None):
         super().__init__(parent)
         self.item: Photo | None = None
+        self.with_caption = True  # the setting: approved captions go in the post
         self.current_word: int | None = None
+        self._picked_tag: str | None = None  # the chip whose attention is shown
+        self._picked: tuple[int | None, str | None] | None = None  # what shows under a hover
         self.canvas = PhotoCanvas()
 
         cap_row = self._build_caption_row()
@@ -156,45 +162,44 @@ class DetailPanel(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
-        self.chips = ChipView()
+        self.composer = Composer(known_tags)
+        self.chips = self.composer.chips
+        self.entry, self.add = self.composer.entry, self.composer.add
+        self.copy, self.export, self.counter = self.composer.copy, self.composer.export, self.composer.counter
         self.chips.decide.connect(self.decide)
         self.chips.picked.connect(self.show_tag)
+        self.chips.hovered.connect(self._hover_tag)
         self.chips.orderChanged.connect(self.orderChanged)
-        self.entry = TagEntry(known_tags)
-        self.entry.returnPressed.connect(self._add)
-        self.entry.setAcceptDrops(False)
-        self.add = add = QPushButton("Add")
-        add.clicked.connect(self._add)
-        self.copy = QPushButton("Copy for Instagram")
-        self.copy.setToolTip(
-            f"The approved hashtags (at most {MAX_HASHTAGS}) as one line on the clipboard (Ctrl+C)")
-        self.copy.clicked.connect(self.copyRequested)
-        self.export = QPushButton("Export…")
-        self.export.clicked.connect(self.exportRequested)
-        self.counter = QLabel()
-        row = QHBoxLayout()
-        row.addWidget(self.entry, 1)
-        row.addWidget(add)
-        row.addSpacing(12)
-        row.addWidget(self.counter)
-        row.addWidget(self.copy)
-        row.addWidget(self.export)
+        self.chips.nextPhoto.connect(self.nextPhoto)
+        self.composer.addTag.connect(self.addTag)
+        self.composer.copyRequested.connect(self.copyRequested)
+        self.composer.exportRequested.connect(self.exportRequested)
+        self.composer.captionToggled.connect(self.captionApproved)
 
+        pane = QWidget()
+        pl = QVBoxLayout(pane)
+        pl.setContentsMargins(8, 8, 4, 8)
+        pl.addWidget(self.canvas, 1)
+        pl.addLayout(cap_row)
+        pl.addWidget(self.note)
+        pl.addWidget(self.hint)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(pane)
+        self.split.addWidget(self.composer)
+        self.split.setStretchFactor(0, 5)
+        self.split.setStretchFactor(1, 4)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 8, 8, 8)
-        lay.addWidget(self.canvas, 6)
-        lay.addLayout(cap_row)
-        lay.addWidget(self.note)
-        lay.addWidget(self.hint)
-        lay.addWidget(self.chips, 1)
-        lay.addLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.split)
 
         self.timer = QTimer(self, interval=PLAY_MS)
         self.timer.timeout.connect(self._step)
         self.show_item(None)
 
     def _build_caption_row(self) -> QHBoxLayout:
-        self.play = QToolButton(text="▶")
+        self.play = QToolButton()
+        self.play.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play.setToolTip("Walk through the caption word by word")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._toggle_play)
@@ -219,7 +224,7 @@ class DetailPanel(QWidget):
         self.caption_stack.addWidget(self.caption)
         self.caption_stack.addWidget(self.caption_edit)
         self.caption_stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
-        self.edit = QToolButton(text="✎")
+        self.edit = QToolButton(text="Edit")
         self.edit.setToolTip("Edit the caption (Enter to keep, Esc to cancel)")
         self.edit.clicked.connect(self._start_edit)
         self.confidence = QLabel()
@@ -269,24 +274,25 @@ class DetailPanel(QWidget):
             self.select_word(self.current_word)
 
     def refresh(self) -> None:
-        """Re-read the item (caption, chips, counts) after a change."""
+        """Re-read the item (caption, chips, the post) after a change."""
         it = self.item
         res = it.result if it else None
         has = res is not None and res.caption is not None
-        for w in (self.play, self.edit, self.entry, self.add, self.copy, self.export):
+        for w in (self.play, self.edit):
             w.setEnabled(has)
         if not has:
             self.caption.setText(f"<i>{html.escape(it.error or it.status.value + '…')}</i>" if it else "")
-            for w in (self.hint, self.confidence, self.counter):
+            for w in (self.hint, self.confidence):
                 w.setText("")
             self.note.hide()
             self.chips.set_tags([], {})
+            self.composer.set_post(None, False, False)
             return
         cap = res.caption
         edited = it.edited  # set wherever the caption is edited
         self._render_caption()
         self.chips.set_tags(res.hashtags, it.decisions, it.order, None if edited else cap)
-        self.update_counts()
+        self.update_post()
         self.confidence.setText("edited" if edited else f"confidence {percent(cap.confidence)}")
         low = not edited and cap.confidence < LOW_CONFIDENCE
         self.note.setVisible(low)
@@ -294,19 +300,18 @@ class DetailPanel(QWidget):
             self.hint.setText("Caption edited; words you typed have no attention map.")
         elif unsure_words(cap) and not low:
             self.hint.setText("Click a word or a hashtag to see where the model looked; lighter words are "
-                              "ones it was unsure of. A / R approve or reject the focused tag.")
+                              "ones it was unsure of.")
         else:
-            self.hint.setText("Click a word or a hashtag to see where the model looked. "
-                              "A / R approve or reject the focused tag.")
+            self.hint.setText("Click a word or a hashtag to see where the model looked.")
 
-    def update_counts(self) -> None:
-        n = len(self.item.kept()) if self.item else 0
-        m = MAX_HASHTAGS
-        self.counter.setText(f"{n}/{m} approved" if n <= m else f"{n} approved (first {m} copied)")
+    def update_post(self) -> None:
+        it = self.item
+        post = post_of(it, self.with_caption) if it is not None and it.taggable else None
+        self.composer.set_post(post, bool(it and it.caption), bool(it and it.caption_approved))
 
     def set_states(self, decisions: dict[str, str]) -> None:
         self.chips.set_states(decisions)
-        self.update_counts()
+        self.update_post()
 
     def _muted(self) -> set[int]:
         res = self.item.result if self.item else None
@@ -361,6 +366,7 @@ class DetailPanel(QWidget):
 
     def select_word(self, index: int | None) -> None:
         """Overlay the attention of caption word `index` (None: the plain photo)."""
+        self._picked_tag = None
         res = self.item.result if self.item else None
         if res is None or res.caption is None or index is None or not 0 <= index < len(res.caption.tokens):
             self.current_word = None
@@ -387,11 +393,28 @@ class DetailPanel(QWidget):
                     "the average), so the light area is a rough guide.")
         return f"{what}: the light area is where the model looked."
 
-    def show_tag(self, tag: str) -> None:
+    def _hover_tag(self, tag: str) -> None:
+        """A chip under the mouse shows its attention; leaving it brings back what was picked."""
+        if tag:
+            if self._picked is None:
+                self._picked = (self.current_word, self._picked_tag)
+            self.show_tag(tag, hover=True)
+            return
+        if self._picked is not None:
+            word, picked_tag = self._picked
+            self._picked = None
+            if picked_tag:
+                self.show_tag(picked_tag)
+            else:
+                self.select_word(word)
+
+    def show_tag(self, tag: str, hover: bool = False) -> None:
         """Overlay the attention of the words a hashtag came from (if it came from the caption)."""
         res = self.item.result if self.item else None
         if res is None or res.caption is None:
             return
+        if not hover:
+            self._picked, self._picked_tag = None, tag
         sug = next((h for h in res.hashtags if h.tag == tag), None)
         idx = [i for i in (sug.token_indices if sug else ()) if i not in self._muted()]
         cap = res.caption
@@ -406,7 +429,8 @@ class DetailPanel(QWidget):
             self.hint.setText(self._looked(f"{tag} (from “{words}”)", weights))
 
     def _toggle_play(self, on: bool) -> None:
-        self.play.setText("⏸" if on else "▶")
+        icon = QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay
+        self.play.setIcon(self.style().standardIcon(icon))
         if on and self.tokens():
             if self.current_word is None or self.current_word >= len(self.tokens()) - 1:
                 self.current_word = -1
@@ -443,9 +467,3 @@ class DetailPanel(QWidget):
             self.caption_stack.setCurrentIndex(0)
             return
         super().keyPressEvent(event)
-
-    def _add(self) -> None:
-        text = self.entry.text().strip()
-        if text:
-            self.addTag.emit(text)
-            self.entry.clear()

@@ -18,12 +18,14 @@ from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +39,7 @@ from ..session.photo import Photo, plural
 from ..session.review import ProgressView, Review
 from ..session.store import SessionStore
 from .detail import DetailPanel, load_display_image
-from .grid import PhotoGrid, PhotoGridModel, fit_thumbnail
+from .grid import CELL, PhotoGrid, PhotoGridModel, fit_thumbnail
 from .library_view import LibraryView
 from .settings import AppSettings, SettingsDialog, SettingsStore
 from .thumbnails import ThumbnailCache
@@ -102,12 +104,16 @@ class MainWindow(QMainWindow):
         self.detail.captionEdited.connect(self.edit_caption)
         self.detail.copyRequested.connect(self.copy_for_instagram)
         self.detail.exportRequested.connect(self.export_dialog)
+        self.detail.captionApproved.connect(self.review.approve_caption)
+        self.detail.nextPhoto.connect(self.next_photo)
+        self.detail.with_caption = self.settings.with_caption
         self.split = QSplitter()
         self.split.addWidget(self.grid)
         self.split.addWidget(self.detail)
-        self.split.setStretchFactor(0, 2)
-        self.split.setStretchFactor(1, 3)
-        self.split.setSizes([420, 860])
+        self.split.setChildrenCollapsible(False)
+        self.split.setStretchFactor(0, 0)
+        self.split.setStretchFactor(1, 1)
+        self._sized = False
         self.library_view = LibraryView(normalize=self.review.normalize)
         self.library_view.changed.connect(self.review.rules_changed)
         self.empty = EmptyState(self.open_files, self.open_folder, lambda f: self.add_paths([f]))
@@ -176,7 +182,10 @@ class MainWindow(QMainWindow):
         self._action(m, "&Reject focused hashtag", lambda: self.decide_focused("reject"), "R")
         self._action(m, "&Next photo (Enter)", self.next_photo, "Ctrl+Down")
         self._action(m, "&Previous photo", lambda: self.next_photo(-1), "Ctrl+Up")
-        self._action(m, "Remove from &batch", self.remove_selected, QKeySequence.StandardKey.Delete)
+        remove = self._action(m, "Remove from &batch", self.remove_selected, QKeySequence.StandardKey.Delete)
+        self.removeAction(remove)  # Delete takes photos out only where photos have the focus
+        remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.grid.addAction(remove)
         m.addSeparator()
         self._action(m, "Re&sume tagging", self.resume, "Ctrl+T")
         self._action(m, "Retry &failed photos", self.review.retry_failed)
@@ -191,13 +200,35 @@ class MainWindow(QMainWindow):
             a.setCheckable(True)
             group.addAction(a)
         self.view_photos.setChecked(True)
-        tb = self.addToolBar("View")
-        tb.setMovable(False)
-        tb.addAction(self.view_photos)
-        tb.addAction(self.view_library)
+        corner = QWidget()  # the two pages, beside the menus: no toolbar row of its own
+        row = QHBoxLayout(corner)
+        row.setContentsMargins(0, 0, 6, 0)
+        row.setSpacing(2)
+        for a in (self.view_photos, self.view_library):
+            b = QToolButton()
+            b.setDefaultAction(a)
+            b.setAutoRaise(True)
+            row.addWidget(b)
+        self._corner = corner  # (PySide gives the menu bar no ownership of it)
+        mb.setCornerWidget(corner)
 
         m = mb.addMenu("&Help")
         self._action(m, "Open the library folder", self._open_library_folder)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # the panes' first sizes follow the window's (then the user's)
+            self._sized = True
+            self.size_panes(self.width())
+
+    def size_panes(self, width: int) -> None:
+        """Photos: one column of thumbnails under 1300 px, two above; the post panel gets at
+        least 460 px (four chips a row), the photo the rest."""
+        grid = CELL.width() * (2 if width >= 1300 else 1) + 30
+        self.split.setSizes([grid, max(400, width - grid)])
+        detail = max(400, width - grid - 8)
+        composer = max(460, int(detail * 0.46))
+        self.detail.split.setSizes([max(200, detail - composer), composer])
 
     # -- start-up ------------------------------------------------------------------------
     def start(self) -> None:
@@ -508,6 +539,7 @@ class MainWindow(QMainWindow):
             self.watching.stop()  # it holds the library being closed; restarted below
             self.review.switch_library(self.settings.library_dir or None)
         self.watching.apply(self.settings)
+        self.detail.with_caption = self.settings.with_caption
         if self.detail.item is not None:
             self.detail.show_item(self.detail.item)
 

@@ -9,7 +9,7 @@ import pytest
 from desktop_app.pipeline import Pipeline
 from desktop_app.results import LOW_CONFIDENCE, UNSURE_WORD, HashtagSuggestion
 from desktop_app.session.photo import Status
-from desktop_app.ui.chips import TagRole, source_words, tooltip_for
+from desktop_app.ui.chips import source_words, tooltip_for
 from desktop_app.ui.detail import UNSURE_NOTE, caption_html
 from desktop_app.ui.overlay import attention_overlay, focus, upsample_weights
 from desktop_app.ui.workers import ModelInfo
@@ -93,8 +93,7 @@ def test_unsure_words_are_marked_with_their_probability(win, fake, tmp_path):
     d.caption.linkActivated.emit("#w2")  # still clickable, and highlighted when current
     assert d.current_word == 2 and "background:" in d.caption.text()
     # a caption hashtag from the unsure word says so in its tooltip
-    tips = {d.chips.chips.item(r).data(TagRole): d.chips.chips.item(r).toolTip()
-            for r in range(d.chips.chips.rowCount())}
+    tips = {c.tag: c.tip for c in d.chips.chips}
     assert "the model was unsure of “bear” (10%)" in tips["#teddybear"]
     assert "unsure" not in tips["#woodenbench"]
 

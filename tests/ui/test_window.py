@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
 from desktop_app.errors import ModelBundleError
@@ -98,7 +98,7 @@ def test_a_rejection_reaches_the_next_photo_of_the_batch_at_once(window, photos,
 def test_keyboard_a_and_r_act_on_the_focused_tag(window, qtbot, photos, library):
     it = ready_window(window, photos)
     chips = window.detail.chips
-    chips.setCurrentIndex(chips.index_of("#woodenbench"))
+    chips.set_current(chips.index_of("#woodenbench"))
     window.activateWindow()
     chips.setFocus()
     qtbot.keyClick(chips, Qt.Key.Key_A)
@@ -140,7 +140,7 @@ def test_ctrl_c_copies_and_reorder_changes_the_order(window, photos, qtbot):
     window.decide("#teddybear", "approve")
     window.decide("#bench", "approve")
     chips = window.detail.chips
-    chips.setCurrentIndex(chips.index_of("#bench"))
+    chips.set_current(chips.index_of("#bench"))
     chips.setFocus()
     qtbot.keyClick(chips, Qt.Key.Key_Left, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(chips, Qt.Key.Key_Left, Qt.KeyboardModifier.ControlModifier)
@@ -329,16 +329,15 @@ def test_window_module_does_not_import_tensorflow():
 
 
 def test_dragging_a_chip_reorders(window, photos, qtbot):
-    from PySide6.QtCore import QModelIndex
-
     it = ready_window(window, photos)
     chips = window.detail.chips
     before = chips.tags()
-    # what QAbstractItemView does for an internal move: drop a copy, then remove the source
-    mime = chips.chips.mimeData([chips.index_of(before[-1])])
+    last, first = chips.chip_rect(len(before) - 1), chips.chip_rect(0)
     with qtbot.waitSignal(chips.orderChanged, timeout=2000) as sig:
-        assert chips.chips.dropMimeData(mime, Qt.DropAction.MoveAction, 0, 0, QModelIndex())
-        chips.chips.removeRow(len(before))
+        qtbot.mousePress(chips, Qt.MouseButton.LeftButton, pos=last.center())
+        qtbot.mouseMove(chips, last.center() + QPoint(-30, 0))
+        qtbot.mouseMove(chips, first.topLeft() + QPoint(3, first.height() // 2))
+        qtbot.mouseRelease(chips, Qt.MouseButton.LeftButton, pos=first.topLeft() + QPoint(3, first.height() // 2))
     assert chips.tags() == [before[-1]] + before[:-1]
     assert sig.args[0] == chips.tags() and it.order == chips.tags()
 
@@ -424,3 +423,56 @@ def test_quit_with_twelve_photos_half_reviewed_and_all_come_back(qtbot, settings
     again.grid.select_row(2)
     assert again.instagram_text().startswith("A bear I know.\n\n")  # written, so in the post
     assert "Restored 12 photos" in again.status_line.full
+
+
+def test_keyboard_first_review_arrows_space_enter(window, qtbot, photos, library):
+    it = ready_window(window, photos)
+    chips = window.detail.chips
+    window.activateWindow()
+    chips.setFocus()
+    chips.set_current(0)
+    qtbot.keyClick(chips, Qt.Key.Key_Right)
+    assert chips.current == 1
+    qtbot.keyClick(chips, Qt.Key.Key_Left)
+    qtbot.keyClick(chips, Qt.Key.Key_Space)  # toggles approval of the focused chip
+    first = chips.tags()[0]
+    assert it.decisions[first] == "approved"
+    assert window.detail.composer.preview_text().endswith(first)  # the post shows it at once
+    qtbot.keyClick(chips, Qt.Key.Key_Delete)  # undoes a decision, never removes the photo
+    assert window.review.row_of(it.path) >= 0
+    row = window.review.row_of(it.path)
+    qtbot.keyClick(chips, Qt.Key.Key_Return)  # Enter: the next photo
+    assert window.grid.current_row() == row + 1
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert window.grid.current_row() == row
+
+
+def test_the_post_panel_shows_the_post_as_pasted(window, photos):
+    it = ready_window(window, photos)
+    composer = window.detail.composer
+    assert "Approve hashtags" in composer.preview.text()
+    window.decide("#teddybear", "approve")
+    assert composer.preview_text() == "#teddybear" and composer.counter.text() == "1 / 30 hashtags"
+    assert not composer.with_caption.isChecked()
+    composer.with_caption.setChecked(True)  # the user approves the model's caption
+    assert it.caption_approved
+    assert composer.preview_text() == "A teddy bear sitting on a wooden bench.\n\n#teddybear"
+    assert window.instagram_text() == composer.preview_text()
+
+
+def test_chips_flow_in_rows_that_are_never_cut(window, photos, qtbot):
+    from desktop_app.ui.chips import flow_positions
+
+    assert flow_positions([50, 50, 50], 110, gap=4) == ([(0, 0), (54, 0), (0, 1)], 2)
+    assert flow_positions([200], 100) == ([(0, 0)], 1)
+    it = ready_window(window, photos)
+    for i in range(30):
+        window.add_tag(f"tag{i:02d}")
+    chips = window.detail.chips
+    window.resize(1024, 640)
+    window.size_panes(1024)
+    qtbot.wait(50)
+    scroll = window.detail.composer.scroll
+    assert len(it.kept()) == 30
+    assert chips.height() >= chips.heightForWidth(chips.width())  # every row laid out whole
+    assert scroll.verticalScrollBar().maximum() == 0  # and all of them on screen
