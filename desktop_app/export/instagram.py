@@ -1,12 +1,15 @@
-"""The text pasted into an Instagram post: approved hashtags, optionally after the caption.
+"""The text pasted into an Instagram post: approved hashtags, after a caption the user approved.
 
-Pure functions: the GUI's "Copy for Instagram", `hashlens export --format instagram` and the
-.txt export all format through here, so they agree.
+Pure functions: the window's post panel and "Copy post", `hashlens export --format instagram`
+and the .txt export all format through here, so they agree. A caption reaches a post only when
+the user approved the model's or wrote their own (the callers pass only such captions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
 
 from ..results import MAX_HASHTAGS
 
@@ -65,3 +68,30 @@ def caption_sentence(caption: str) -> str:
         return ""
     text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?" else text + "."
+
+
+class PostRow(Protocol):
+    """One photo's post (export.csv_txt.ExportRow is one): where it is, its caption, its tags."""
+
+    path: str
+    caption: str | None
+    tags: list[str]
+
+
+def instagram_posts(rows: Iterable[PostRow], with_caption: bool = True) -> str:
+    """Several photos' posts: one block per photo, its file name on the first line, then the
+    caption line (when there is one) and the hashtags; one blank line between blocks, none
+    inside. Photos without approved hashtags are left out (the caller says which). A single
+    photo gives just its post, ready to paste."""
+    posts = [r for r in rows if clean_tags(r.tags)]
+    if len(posts) == 1:
+        r = posts[0]
+        return instagram_text(r.tags, r.caption, with_caption) + "\n"
+    blocks = []
+    for r in posts:
+        lines = [Path(r.path).name]
+        if with_caption and r.caption and caption_sentence(r.caption):
+            lines.append(caption_sentence(r.caption))
+        lines.append(" ".join(clean_tags(r.tags)))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")

@@ -1,7 +1,10 @@
 """`hashlens export`: write the approved hashtags of photos as Instagram text, txt, csv or XMP.
 
 Each photo is found in the library by its content (so a moved photo keeps its tags); photos
-the library has not seen, or has no approved tags for, are reported on stderr.
+the library has not seen, or has no approved tags for, are reported on stderr (and left out of
+the Instagram and txt exports: no empty blocks). A caption goes with a photo only when the user
+approved the model's caption or wrote one in the window (kept in the session file beside the
+library); `--with-caption` never puts the model's own guess into a post.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ from ..errors import HashlensError
 from ..fingerprint import content_hash
 from ..imaging import iter_image_files
 from .csv_txt import ExportRow, to_csv, to_txt
-from .instagram import instagram_text, kept_tags
+from .instagram import instagram_posts, kept_tags
 from .xmp import write_sidecars
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def collect_rows(library, paths) -> tuple[list[ExportRow], list[str]]:
-    """ExportRows for the photos under `paths`, and a warning per photo that has nothing."""
-    rows: list[ExportRow] = []
+def collect_rows(library, paths, captions_from=None) -> tuple[list[ExportRow], list[str]]:
+    """ExportRows for the photos under `paths`, and a warning per photo that has nothing.
+
+    A row's caption is the one the user approved or wrote for that photo (read from the session
+    file in the folder `captions_from`), else None."""
+    from ..session.store import read_post_captions
+
+    found: list[tuple[str, str]] = []
     warnings: list[str] = []
     for path in iter_image_files(paths):
         try:
-            digest = content_hash(path)
+            found.append((str(path), content_hash(path)))
         except OSError as exc:
             warnings.append(f"cannot read {path}: {exc.strerror or exc}")
-            continue
+    captions = read_post_captions(captions_from, [d for _, d in found]) if captions_from else {}
+    rows: list[ExportRow] = []
+    for path, digest in found:
         record = library.photo_by_hash(digest)
         tags = kept_tags(library.decisions_for(digest))
         if record is None and not tags:
@@ -36,8 +46,7 @@ def collect_rows(library, paths) -> tuple[list[ExportRow], list[str]]:
             continue
         if not tags:
             warnings.append(f"{path}: no approved hashtags")
-        caption = getattr(record, "caption", None) if record is not None else None
-        rows.append(ExportRow(str(path), caption, tags))
+        rows.append(ExportRow(path, captions.get(digest), tags))
     return rows, warnings
 
 
@@ -65,7 +74,7 @@ def render(rows: list[ExportRow], fmt: str, with_caption: bool) -> str:
     if fmt == "txt":
         return to_txt(rows, with_caption)
     if fmt == "instagram":
-        return "\n\n".join(instagram_text(r.tags, r.caption, with_caption) for r in rows) + "\n"
+        return instagram_posts(rows, with_caption)
     raise ValueError(f"unknown export format {fmt!r}")
 
 
@@ -74,8 +83,14 @@ def run_export(args) -> int:
     from ..paths import data_dir
 
     fmt = args.format
-    with TagLibrary.open(data_dir(getattr(args, "library", None))) as lib:
-        rows, warnings = collect_rows(lib, args.paths)
+    folder = data_dir(getattr(args, "library", None))
+    with TagLibrary.open(folder) as lib:
+        rows, warnings = collect_rows(lib, args.paths, captions_from=folder)
+    if args.with_caption:
+        warnings += [f"{r.path}: no caption approved or written in the window, so hashtags only"
+                     for r in rows if r.tags and not r.caption]
+    if fmt in ("instagram", "txt"):
+        rows = [r for r in rows if r.tags]
     if getattr(args, "mix", True) and fmt != "xmp":  # XMP keywords have no 30-tag limit
         rows, notes = mix_rows(rows)
         warnings.extend(notes)
@@ -98,7 +113,8 @@ def run_export(args) -> int:
             Path(args.output).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
         except OSError as exc:
             raise HashlensError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        print(f"exported {len(rows)} photo(s) to {args.output}", file=sys.stderr)
+        print(f"exported {len(rows)} photo{'' if len(rows) == 1 else 's'} to {args.output}",
+              file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK

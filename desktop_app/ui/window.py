@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..export.csv_txt import to_csv, to_txt
+from ..export.csv_txt import to_csv
+from ..export.instagram import instagram_posts
 from ..export.xmp import write_sidecars
 from ..imaging import IMAGE_SUFFIXES, iter_image_files
 from ..pipeline import Pipeline
@@ -492,7 +493,7 @@ class MainWindow(QMainWindow):
             written, problems = write_sidecars(rows, self.settings.with_caption,
                                                self.settings.sidecar_name)
             return written, [f"{Path(photo).name}: {why}" for photo, why in problems]
-        text = to_csv(rows) if fmt == "csv" else to_txt(rows, self.settings.with_caption)
+        text = to_csv(rows) if fmt == "csv" else instagram_posts(rows, self.settings.with_caption)
         Path(target).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
         return [Path(target)], []
 

@@ -109,3 +109,17 @@ def test_write_sidecar_new_then_update(tmp_path):
     root = ET.fromstring(p.read_text(encoding="utf-8"))
     assert [li.text for li in root.iter(f"{{{NS['rdf']}}}li")] == ["teddybear", "bench", "sunset"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_instagram_posts_one_block_per_photo_no_blank_line_walls():
+    from desktop_app.export.csv_txt import ExportRow
+    from desktop_app.export.instagram import instagram_posts
+
+    rows = [ExportRow("/a/IMG_1.jpg", "a dog on a beach", ["#dog", "#beach"]),
+            ExportRow("/a/IMG_2.jpg", None, []),  # nothing approved: left out
+            ExportRow("/b/IMG_3.jpg", None, ["#sunset"])]
+    assert instagram_posts(rows) == ("IMG_1.jpg\nA dog on a beach.\n#dog #beach\n\n"
+                                     "IMG_3.jpg\n#sunset\n")
+    assert instagram_posts(rows, with_caption=False).startswith("IMG_1.jpg\n#dog #beach\n\n")
+    assert instagram_posts(rows[:1]) == "A dog on a beach.\n\n#dog #beach\n"  # one: ready to paste
+    assert instagram_posts(rows[1:2]) == ""

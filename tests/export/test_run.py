@@ -31,13 +31,41 @@ def args(tmp_path, paths, fmt, output=None, with_caption=False):
                               with_caption=with_caption, library=str(tmp_path / "lib"))
 
 
-def test_instagram_to_stdout(tagged, capsys):
+def test_instagram_to_stdout_has_a_caption_only_once_approved_or_written(tagged, capsys):
+    from desktop_app.export.run import run_export
+    from desktop_app.session.store import SavedPhoto, SessionStore
+
+    tmp, photos, results = tagged
+    assert run_export(args(tmp, photos[:1], "instagram", with_caption=True)) == 0
+    out = capsys.readouterr()
+    assert out.out == "#cosy #teddybear\n"  # the model's caption is not the user's
+    assert "no caption approved or written" in out.err
+    store = SessionStore.in_folder(tmp / "lib")  # as the window keeps it, beside the library
+    store.save([SavedPhoto(str(photos[0]), 0, "approved", content_hash=results[0].content_hash,
+                           caption="a bear on my bench", edited=True, caption_approved=True)])
+    store.close()
+    assert run_export(args(tmp, photos[:1], "instagram", with_caption=True)) == 0
+    assert capsys.readouterr().out == "A bear on my bench.\n\n#cosy #teddybear\n"
+    assert run_export(args(tmp, photos[:1], "instagram", with_caption=False)) == 0
+    assert capsys.readouterr().out == "#cosy #teddybear\n"
+
+
+def test_instagram_export_of_many_photos_is_one_named_block_each(tmp_path, capsys):
     from desktop_app.export.run import run_export
 
-    tmp, photos, _ = tagged
-    assert run_export(args(tmp, photos[:1], "instagram", with_caption=True)) == 0
-    out = capsys.readouterr().out
-    assert out == "A teddy bear sitting on a wooden bench.\n\n#cosy #teddybear\n"
+    photos = make_photos(tmp_path / "photos", 4)
+    lib = TagLibrary.open(tmp_path / "lib")
+    pipe = Pipeline(captioner=FakeCaptioner(), library=lib)
+    list(pipe.tag_paths(photos))
+    pipe.feedback(photos[0], approve=["#teddybear"])
+    pipe.feedback(photos[2], approve=["#bench", "#teddybear"])
+    pipe.feedback(photos[3], reject=["#bench"])
+    lib.close()
+    assert run_export(args(tmp_path, [tmp_path / "photos"], "instagram", with_caption=True)) == 0
+    out = capsys.readouterr()
+    assert out.out == "photo0.jpg\n#teddybear\n\nphoto2.jpg\n#bench #teddybear\n"
+    assert "\n\n\n" not in out.out
+    assert "photo1.jpg: no approved hashtags" in out.err and "photo3.jpg: no approved hashtags" in out.err
 
 
 def test_csv_to_file_and_warnings(tagged, capsys):
