@@ -14,7 +14,7 @@ DEV_EXTRAS := [$(TF_EXTRA),test]
 APP_STAMP := $(VENV)/.installed-app$(if $(GPU),-gpu,)
 DEV_STAMP := $(VENV)/.installed-dev-$(TF_EXTRA)
 
-.PHONY: setup setup-dev run test lint bench bundle bundle-test clean
+.PHONY: setup setup-dev run test lint bench bundle bundle-test clean install-desktop
 
 setup: $(APP_STAMP)
 setup-dev: $(DEV_STAMP)
@@ -61,6 +61,18 @@ bundle-test: bundle
 	@tf=$$(find dist/hashlens \( -iname '*tensorflow*' ! -iname '*tensorflow_lite*' \) -o -iname '*keras*' -o -iname 'h5py*'); \
 	 if [ -n "$$tf" ]; then echo "TensorFlow in the bundle (see hashlens.spec's excludes):"; echo "$$tf" | head; exit 1; fi
 	QT_QPA_PLATFORM=offscreen dist/hashlens/hashlens --self-test
+
+# Linux: a desktop entry (the app in menus; "Open with hashlens" on photos, which hands them to
+# the window already open) and its icon, for this user. DESKTOP_DIR overrides where they go.
+DESKTOP_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)
+HASHLENS_EXEC ?= $(abspath $(BIN))/hashlens
+install-desktop:
+	@test -x "$(HASHLENS_EXEC)" || { echo "no $(HASHLENS_EXEC): run make setup first"; exit 1; }
+	mkdir -p "$(DESKTOP_DIR)/applications" "$(DESKTOP_DIR)/icons/hicolor/scalable/apps"
+	sed "s|@EXEC@|$(HASHLENS_EXEC)|g" resources/desktop/hashlens.desktop > "$(DESKTOP_DIR)/applications/hashlens.desktop"
+	cp resources/desktop/hashlens.svg "$(DESKTOP_DIR)/icons/hicolor/scalable/apps/hashlens.svg"
+	@if command -v update-desktop-database >/dev/null; then update-desktop-database -q "$(DESKTOP_DIR)/applications"; fi
+	@echo "installed $(DESKTOP_DIR)/applications/hashlens.desktop"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

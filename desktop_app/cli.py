@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hashlens",
         description="Caption photos, suggest Instagram hashtags, and learn which ones you like. "
-        "Run without a command to open the desktop app.",
+        "Run without a command to open the desktop app; `hashlens PATH...` opens it with those "
+        "photos and folders.",
     )
     parser.add_argument("--version", action="store_true",
                         help="print the version, what runs the model, and where the licences are")
@@ -413,8 +414,24 @@ def version_text() -> str:
     ])
 
 
+def gui_paths(argv: list[str]) -> list[str] | None:
+    """`hashlens PATH...` (a file manager's "Open with"): the photos and folders to open in the
+    window, when the first word that is not an option names an existing file or folder rather
+    than a command; else None. Pure: decides without importing Qt."""
+    import os
+
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or words[0] in COMMANDS or not os.path.exists(words[0]):
+        return None
+    return words
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    paths = gui_paths(argv)
+    if paths is not None:  # only options may come with them (-v)
+        argv = [a for a in argv if a.startswith("-")]
     args = parser.parse_args(argv)
     from .logsetup import setup_logging
 
@@ -428,7 +445,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from .ui.app import run_gui
 
-            return run_gui()
+            if paths:
+                import os
+
+                for p in (p for p in paths if not os.path.exists(p)):
+                    print(f"hashlens: warning: {p} does not exist", file=sys.stderr)
+                paths = [p for p in paths if os.path.exists(p)]
+            return run_gui(paths=paths)
         return COMMANDS[args.command](args)
     except _UsageError as exc:
         parser.print_usage(sys.stderr)

@@ -154,3 +154,54 @@ def test_train_without_tensorflow_says_how_to_get_it(tmp_path):
     assert proc.returncode == 1
     assert "training needs TensorFlow" in proc.stderr and "hashlens[train]" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_hashlens_with_paths_opens_the_window_with_them(tmp_path, monkeypatch):
+    import desktop_app.ui.app as app
+    from desktop_app.cli import gui_paths
+
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    assert gui_paths([str(tmp_path / "a.jpg"), str(tmp_path)]) == [str(tmp_path / "a.jpg"), str(tmp_path)]
+    assert gui_paths(["-v", str(tmp_path)]) == [str(tmp_path)]
+    assert gui_paths(["tag", str(tmp_path)]) is None and gui_paths([]) is None
+    assert gui_paths(["tagg"]) is None  # a typo stays a usage error, not a photo
+    opened = []
+    monkeypatch.setattr(app, "run_gui", lambda argv=None, paths=None: opened.append(paths) or 0)
+    assert main(["-v", str(tmp_path / "a.jpg"), str(tmp_path / "gone.jpg")]) == 0
+    assert opened == [[str(tmp_path / "a.jpg")]]
+
+
+def test_the_path_check_imports_no_qt():
+    code = ("import sys; from desktop_app.cli import gui_paths; gui_paths(['.']); "
+            "sys.exit(1 if any(m.startswith('PySide6') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_watch_names_a_failed_photo_from_an_earlier_run_and_counts_only_its_folders(tmp_path, capfd):
+    import argparse
+    import threading
+
+    from desktop_app.library.store import TagLibrary
+    from desktop_app.pipeline import Pipeline
+    from desktop_app.watch.headless import run_watch
+    from desktop_app.watch.queue import WatchQueue
+    from desktop_app.watch.service import WatchOptions
+    from tests.ui.fakes import FakeCaptioner
+
+    folder, other = tmp_path / "camera", tmp_path / "other"
+    folder.mkdir()
+    lib = TagLibrary.open(tmp_path / "lib")
+    q = WatchQueue(lib)
+    for path in (folder / "old.jpg", other / "elsewhere.jpg"):
+        q.add(str(path), 1, 1.0)
+        q.fail(str(path), "cannot read it: truncated")
+    stop = threading.Event()
+    stop.set()  # start and stop at once: only the summary
+    args = argparse.Namespace(folders=[str(folder)], model=None, library=None)
+    assert run_watch(args, pipeline=Pipeline(captioner=FakeCaptioner(), library=lib), stop_event=stop,
+                     options=WatchOptions()) == 0
+    err = capfd.readouterr().err
+    assert "0 queued, 1 failed; failed on an earlier run: " in err
+    assert f"{folder / 'old.jpg'} (cannot read it: truncated)" in err
+    assert "1 more in folders not watched now" in err and "elsewhere.jpg" not in err
+    lib.close()

@@ -11,7 +11,7 @@ import os
 import sys
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 THEME_ENV = "HASHLENS_THEME"  # light | dark: overrides the setting (screenshots, testing)
@@ -83,17 +83,28 @@ def open_session(library_dir: str = ""):
         return None
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def run_gui(argv: list[str] | None = None, paths: list[str] | None = None) -> int:
+    """Open the window (with `paths`: photos and folders to add, `hashlens PATH...`), or hand
+    them to the window already open for this user and library and return at once."""
+    from ..paths import resources_dir
+    from .single import InstanceServer, hand_over
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("hashlens")
+    app.setOrganizationName("hashlens")
+    app.setDesktopFileName("hashlens")
+    icon = resources_dir() / "desktop" / "hashlens.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    if hand_over(list(paths or [])):
+        print("hashlens: handed to the window already open", file=sys.stderr)
+        return 0
     from ..pipeline import Pipeline
     from .settings import SettingsStore
     from .startup_report import report_startup
     from .window import MainWindow
     from .workers import ThreadRunner
 
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
-    app.setApplicationName("hashlens")
-    app.setOrganizationName("hashlens")
-    app.setDesktopFileName("hashlens")
     store = SettingsStore()
     settings = store.load()
     apply_theme(settings.theme)
@@ -105,7 +116,13 @@ def run_gui(argv: list[str] | None = None) -> int:
         hints.colorSchemeChanged.connect(follow_system)
     pipeline = Pipeline(library_dir=settings.library_dir or None)  # the window applies the options
     window = MainWindow(pipeline, ThreadRunner(), store, session=open_session(settings.library_dir))
+    server = InstanceServer(window.open_from_elsewhere, parent=window)
+    server.listen()
     window.show()
     QTimer.singleShot(0, window.start)  # model and library load after the window is up
+    if paths:
+        QTimer.singleShot(0, lambda: window.add_paths(paths))
     report_startup(window)  # build_scripts/measure_startup.py
-    return app.exec()
+    code = app.exec()
+    server.close()
+    return code

@@ -92,6 +92,18 @@ class SettingsStore:
         self.q.sync()
 
 
+def default_library_text() -> str:
+    """What an empty "Library folder" means: HASHLENS_HOME's folder when it is set (and says
+    so), else the platform's data folder."""
+    import os
+
+    from ..paths import ENV_HOME, data_dir
+
+    if os.environ.get(ENV_HOME):
+        return f"{data_dir()} (from {ENV_HOME})"
+    return f"{data_dir()} (the default)"
+
+
 class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -120,7 +132,7 @@ class SettingsDialog(QDialog):
 
         lib_row = QHBoxLayout()
         self.library_dir = QLineEdit(settings.library_dir)
-        self.library_dir.setPlaceholderText("default location")
+        self.library_dir.setPlaceholderText(default_library_text())
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_library)
         lib_row.addWidget(self.library_dir)

@@ -361,6 +361,16 @@ class MainWindow(QMainWindow):
         if not folders:
             self.recent_menu.addAction("No folders yet").setEnabled(False)
 
+    def open_from_elsewhere(self, paths: list[str]) -> None:
+        """A second launch (a file manager's "Open with") handed over its photos: add them and
+        come to the front."""
+        if paths:
+            self.add_paths(paths)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
     def tag_watched_folders(self) -> None:
         folders = [f for f in self.settings.watched_folders if Path(f).is_dir()]
         if not folders:

@@ -38,6 +38,28 @@ def _notice(text: str) -> None:
     print(f"hashlens: {text}", file=sys.stderr, flush=True)
 
 
+def _summary(service: WatchService, folders: list[str], reported: set[str]) -> str:
+    """'stopped: 2 tagged this run, 0 queued, 1 failed': failures counted in the watched folders
+    only, and those not reported during this run named (an earlier run's), so a count never
+    stands for a photo the user cannot find."""
+    def inside(path: str) -> bool:
+        return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+
+    failures = service.queue.failures()
+    here = [f for f in failures if inside(f.path)]
+    text = (f"stopped: {service.tagged} tagged this run, {service.counts()['queued']} queued, "
+            f"{len(here)} failed")
+    earlier = [f"{f.path} ({f.error})" for f in here if f.path not in reported]
+    if earlier:
+        more = f" and {len(earlier) - 5} more" if len(earlier) > 5 else ""
+        text += (f"; failed on an earlier run: {'; '.join(earlier[:5])}{more} (tried again when "
+                 "the file changes)")
+    elsewhere = len(failures) - len(here)
+    if elsewhere:
+        text += f"; {elsewhere} more in folders not watched now"
+    return text
+
+
 def run_watch(args, pipeline=None, stop_event: threading.Event | None = None,
               observer_factory=None, options: WatchOptions | None = None) -> int:
     """Run until Ctrl-C (or SIGTERM, or `stop_event` for tests). pipeline: a shared or fake one."""
@@ -63,8 +85,15 @@ def run_watch(args, pipeline=None, stop_event: threading.Event | None = None,
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        reported: set[str] = set()  # photos whose failure was said this run
+
+        def line(wr: WatchResult) -> None:
+            if wr.status == "failed":
+                reported.add(wr.path)
+            _line(wr)
+
         try:
-            service = WatchService(pipeline, folders, on_result=_line, on_notice=_notice,
+            service = WatchService(pipeline, folders, on_result=line, on_notice=_notice,
                                    options=options, observer_factory=observer_factory)
         except HashlensError as exc:
             _notice(f"error: {exc}")
@@ -78,9 +107,7 @@ def run_watch(args, pipeline=None, stop_event: threading.Event | None = None,
             _notice("stopping…")
         finally:
             service.stop()
-        counts = service.counts()
-        _notice(f"stopped: {service.tagged} tagged this run, {counts['queued']} queued, "
-                f"{counts['failed']} failed")
+        _notice(_summary(service, folders, reported))
         return EXIT_FAILED if service.error else EXIT_OK
     finally:
         if previous is not None:

@@ -64,3 +64,24 @@ def test_chip_tooltip_says_why():
     tip = tooltip_for(s)
     assert "80%" in tip and "you approved this on 3 photos" in tip
     assert "teddy bear" in tip and "approval +0.40" in tip
+
+
+def test_settings_name_the_library_folder_hashlens_home_points_at(monkeypatch, tmp_path, qapp):
+    from desktop_app.ui.settings import SettingsDialog, default_library_text
+
+    monkeypatch.setenv("HASHLENS_HOME", str(tmp_path / "home"))
+    assert default_library_text() == f"{tmp_path / 'home'} (from HASHLENS_HOME)"
+    dlg = SettingsDialog(AppSettings())
+    assert "default location" not in dlg.library_dir.placeholderText()
+    assert str(tmp_path / "home") in dlg.library_dir.placeholderText()
+    monkeypatch.delenv("HASHLENS_HOME")
+    assert default_library_text().endswith("(the default)")
+
+
+def test_file_dialogs_start_in_the_pictures_folder(monkeypatch, tmp_path):
+    import platformdirs
+
+    from desktop_app.ui.window import pictures_dir
+
+    monkeypatch.setattr(platformdirs, "user_pictures_dir", lambda: str(tmp_path / "Pictures"))
+    assert pictures_dir() == str(tmp_path / "Pictures")

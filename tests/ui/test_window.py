@@ -476,3 +476,17 @@ def test_chips_flow_in_rows_that_are_never_cut(window, photos, qtbot):
     assert len(it.kept()) == 30
     assert chips.height() >= chips.heightForWidth(chips.width())  # every row laid out whole
     assert scroll.verticalScrollBar().maximum() == 0  # and all of them on screen
+
+
+def test_a_long_status_message_is_elided_beside_the_captioner_label_not_cut(window, photos):
+    window.resize(1024, 640)
+    window.review._model_loaded(__import__("desktop_app.session.model", fromlist=["ModelInfo"]).ModelInfo(
+        "v", "LiteRT 2.3.0 · CPU, 2 threads", "Flickr8k"))
+    long = "Done; 3 of 1,000 photos could not be tagged (see each photo's message in the grid) " * 3
+    window.notify(long)
+    QGuiApplication.processEvents()
+    line, label = window.status_line, window.device_label
+    assert line.geometry().right() < label.geometry().left()  # side by side, never under it
+    assert line.text().endswith("…") and line.toolTip() == long  # the whole text on hover
+    window.notify("Added 12 photos.")
+    assert line.fits() and line.text() == "Added 12 photos."
