@@ -86,7 +86,7 @@ def generate(folder: Path, n_photos: int, n_decisions: int, dim: int, n_tags: in
     rng = np.random.default_rng(seed + 1)
     t0 = time.perf_counter()
     lib = TagLibrary.open(folder)
-    conn = lib._conn  # bulk load straight into the schema (the API does one photo at a time)
+    conn = lib.db.conn  # bulk load straight into the schema (the API does one photo at a time)
     conn.execute("PRAGMA synchronous = OFF")
     per_photo = max(1, n_decisions // n_photos)
     extra = n_decisions - per_photo * n_photos
@@ -176,8 +176,8 @@ def measure(
     t0 = time.perf_counter()
     first = lib.rank(cands, emb, chosen=chosen)
     out["first_rank_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-    out["index_photos"] = len(lib._index) if lib._index is not None else 0
-    out["index_mb"] = round(lib._index.nbytes / 2**20, 1) if lib._index is not None else 0
+    out["index_photos"] = len(lib._neighbours.index) if lib._neighbours.index is not None else 0
+    out["index_mb"] = round(lib._neighbours.index.nbytes / 2**20, 1) if lib._neighbours.index is not None else 0
     out["rss_after_first_rank_mb"] = round(rss_mb()[0], 1)
     times = []
     n_library = 0
@@ -229,7 +229,7 @@ def neighbour_recall(lib: TagLibrary, queries: list[np.ndarray]) -> tuple[float,
     re-rank) finds; mean similarity of those found / of the exact ones). After the timings: it
     loads every embedding."""
     k, shortlist = lib.config.k, lib.config.shortlist
-    conn = lib._conn
+    conn = lib.db.conn
     ids, mats = [], []
     for pid, blob in conn.execute(
         "SELECT id, embedding FROM photos WHERE decided_seq IS NOT NULL AND emb_dtype = 'f2'"
@@ -242,10 +242,10 @@ def neighbour_recall(lib: TagLibrary, queries: list[np.ndarray]) -> tuple[float,
     hits = total = 0
     ratio = []
     for q in queries:
-        exact_all = exact_similarities(q, full, lib._mu_full)
+        exact_all = exact_similarities(q, full, lib._neighbours.mu_full)
         best = np.argsort(-exact_all)[:k]
         exact = set(id_arr[best].tolist())
-        found = lib._index.search_raw(project_raw(q), shortlist)
+        found = lib._neighbours.index.search_raw(project_raw(q), shortlist)
         cand = [int(i) for i in found.ids]
         sims = np.array([exact_all[row_of[i]] for i in cand])
         order = np.argsort(-sims)[:k]

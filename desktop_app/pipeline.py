@@ -287,7 +287,10 @@ class Pipeline:
         found = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2,
                                  evidence=evidence)
         lib = self.library
-        return extend_for_photo(found, result, lib, trends_folder(lib, self.library_dir))
+        from .library.store import history_for
+
+        return extend_for_photo(found, result, history_for(lib, result.content_hash),
+                                trends_folder(lib, self.library_dir))
 
     def rank(self, result: PhotoResult, candidates: list, chosen: tuple[str, ...] = ()) -> list:
         """Candidates ranked by the library when there is one (else the model's order)."""

@@ -2,7 +2,7 @@
 candidates, and every candidate gets its popularity figure.
 
     extend_candidates(model_candidates, caption_tokens, ...) -> candidates, best first
-    extend_for_photo(model_candidates, result, library, folder)  (what Pipeline.candidates calls)
+    extend_for_photo(model_candidates, result, history, folder)  (what Pipeline.candidates calls)
 
 The additions are bounded (variants.MAX_TOTAL, trends.MAX_TRENDING) and score below what they
 come from, so the caption's own tags still lead. The library ranks them like any other
@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from ..results import HashtagSuggestion
 from . import popularity as pop
@@ -27,11 +27,6 @@ from .trends import MAX_TRENDING, TrendList, TrendStore, trending_suggestions
 from .variants import TemplateFeedback, popular_variants, template_feedback
 
 log = logging.getLogger(__name__)
-
-POSITIVE = frozenset({"approved", "added"})
-# The library's per-tag counts are re-read at most this often: a batch of photos reads them
-# once, and a user reviewing photos one by one sees their decisions on the next photo.
-PREFERENCES_TTL_S = 5.0
 
 
 def extend_candidates(
@@ -77,7 +72,14 @@ def extend_candidates(
 
 _lock = threading.Lock()
 _stores: dict[Path, TrendStore] = {}
-_history: dict[int, tuple[float, object, set[str], dict[str, TemplateFeedback]]] = {}
+
+
+class History(Protocol):
+    """What extend_for_photo needs of the user's history (library.store.TagHistory): plain
+    data, read by the library (which knows when it changed), never a library to reach into."""
+
+    kept_here: Sequence[str]  # the tags kept on this photo
+    preferences: Sequence  # TagPreference-like: tag, approvals, adds, rejections, removals
 
 
 def _store(folder: Path) -> TrendStore:
@@ -88,27 +90,31 @@ def _store(folder: Path) -> TrendStore:
         return store
 
 
-def _library_history(library) -> tuple[set[str], dict[str, TemplateFeedback]]:
-    """The tags the user keeps (known to be used) and the per-form feedback, from
-    library.tag_preferences(); cached for PREFERENCES_TTL_S per library."""
-    now = time.monotonic()
-    key = id(library)
+_last: tuple[Sequence, frozenset[str], dict[str, TemplateFeedback]] | None = None
+
+
+def _from_preferences(preferences: Sequence) -> tuple[frozenset[str], dict[str, TemplateFeedback]]:
+    """The tags the user keeps (known to be used) and the per-form feedback. The library hands
+    out the same preferences object until something changed, so the last answer is kept for
+    it (held, so the object cannot be mistaken for a new one)."""
+    global _last
     with _lock:
-        hit = _history.get(key)
-        if hit is not None and hit[1] is library and now - hit[0] < PREFERENCES_TTL_S:
-            return hit[2], hit[3]
-    prefs = list(library.tag_preferences())
-    known = {tag_key(p.tag) for p in prefs if p.approvals + p.adds > 0}
-    feedback = template_feedback(prefs)
+        last = _last
+    if last is not None and last[0] is preferences:
+        return last[1], last[2]
+    known = frozenset(tag_key(p.tag) for p in preferences if p.approvals + p.adds > 0)
+    feedback = template_feedback(preferences)
     with _lock:
-        _history[key] = (now, library, known, feedback)
+        _last = (preferences, known, feedback)
     return known, feedback
 
 
 def forget_cached_preferences() -> None:
-    """Drop cached library counts (after decisions, so the next photo sees them at once)."""
+    """Drop the last answer of _from_preferences (kept for callers of older versions: a change
+    of the library already gives new preferences)."""
+    global _last
     with _lock:
-        _history.clear()
+        _last = None
 
 
 def trends_folder(library=None, library_dir: str | os.PathLike | None = None) -> Path:
@@ -124,13 +130,14 @@ def trends_folder(library=None, library_dir: str | os.PathLike | None = None) ->
 def extend_for_photo(
     candidates: Sequence[HashtagSuggestion],
     result,
-    library=None,
+    history: History | None = None,
     folder: str | os.PathLike | None = None,
 ) -> list[HashtagSuggestion]:
     """extend_candidates for one PhotoResult, with the user's trending lists (from `folder`)
-    and, when there is a library, the photo's approved tags and the user's per-form feedback.
+    and, given the user's `history` (TagLibrary.tag_history), the photo's kept tags and the
+    per-form feedback.
 
-    Never fails the photo: an unreadable trends file or library is logged and left out.
+    Never fails the photo: an unreadable trends file is logged and left out.
     """
     caption = getattr(result, "caption", None)
     tokens = tuple(caption.tokens) if caption is not None else ()
@@ -141,16 +148,11 @@ def extend_for_photo(
         except Exception as exc:  # noqa: BLE001 - trending lists are optional extras
             log.warning("trending lists left out: %s", exc)
     approved: list[str] = []
-    known: set[str] = set()
+    known: frozenset[str] = frozenset()
     feedback: dict[str, TemplateFeedback] = {}
-    if library is not None:
-        try:
-            digest = getattr(result, "content_hash", "")
-            if digest:
-                approved = [t for t, s in library.decisions_for(digest).items() if s in POSITIVE]
-            known, feedback = _library_history(library)
-        except Exception as exc:  # noqa: BLE001 - the library's own errors are reported elsewhere
-            log.warning("library history left out of popular/trending tags: %s", exc)
+    if history is not None:
+        approved = list(history.kept_here)
+        known, feedback = _from_preferences(history.preferences)
     return extend_candidates(
         candidates, tokens, approved=approved, active_trends=active, known_extra=known,
         feedback=feedback,

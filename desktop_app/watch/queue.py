@@ -2,8 +2,9 @@
 
 Photos to tag live in `watch_queue` until tagged, so a queue survives a restart or a crash;
 photos that failed `max_attempts` times move to `watch_failed` and stay there (logged once)
-until the file changes. Every call is one short transaction through the library's own
-connection helpers (same lock, same busy timeout, same error messages).
+until the file changes. Every call is one short transaction through the library's database
+(`TagLibrary.db`: same connection, lock, busy timeout and error messages); what concerns the
+library's photos goes through TagLibrary's own methods.
 
 Dedupe happens at two levels:
 - by path + size + mtime when queuing: a file the library already recorded with exactly these
@@ -75,7 +76,7 @@ class WatchQueue:
     def _add_chunk(self, chunk: list[FileStat]) -> int:
         now = self.clock()
         n = 0
-        with self.lib._write("queue photos") as conn:
+        with self.lib.db.write("queue photos") as conn:
             for f in chunk:
                 if conn.execute(
                     "SELECT 1 FROM photos WHERE path = ? AND file_size = ? AND mtime = ? LIMIT 1",
@@ -100,7 +101,7 @@ class WatchQueue:
     def due(self, limit: int, now: float | None = None) -> list[QueueItem]:
         """The oldest photos whose retry time has come, at most `limit`."""
         now = self.clock() if now is None else now
-        with self.lib._read("read the watch queue") as conn:
+        with self.lib.db.read("read the watch queue") as conn:
             rows = conn.execute(
                 "SELECT path, size, mtime, queued_at, not_before, attempts, last_error "
                 "FROM watch_queue WHERE not_before <= ? ORDER BY not_before, queued_at, path "
@@ -112,12 +113,12 @@ class WatchQueue:
     def next_due_in(self, now: float | None = None) -> float | None:
         """Seconds until the next photo is due (0 when one is due now), None when empty."""
         now = self.clock() if now is None else now
-        with self.lib._read("read the watch queue") as conn:
+        with self.lib.db.read("read the watch queue") as conn:
             row = conn.execute("SELECT min(not_before) FROM watch_queue").fetchone()
         return None if row[0] is None else max(0.0, float(row[0]) - now)
 
     def get(self, path: str) -> QueueItem | None:
-        with self.lib._read("read the watch queue") as conn:
+        with self.lib.db.read("read the watch queue") as conn:
             row = conn.execute(
                 "SELECT path, size, mtime, queued_at, not_before, attempts, last_error "
                 "FROM watch_queue WHERE path = ?",
@@ -127,12 +128,12 @@ class WatchQueue:
 
     # -- outcomes --------------------------------------------------------------------------
     def done(self, path: str) -> None:
-        with self.lib._write("update the watch queue") as conn:
+        with self.lib.db.write("update the watch queue") as conn:
             conn.execute("DELETE FROM watch_queue WHERE path = ?", (path,))
 
     def remove(self, path: str) -> None:
         """The file is gone (deleted, or moved away): forget it, queued or failed."""
-        with self.lib._write("update the watch queue") as conn:
+        with self.lib.db.write("update the watch queue") as conn:
             conn.execute("DELETE FROM watch_queue WHERE path = ?", (path,))
             conn.execute("DELETE FROM watch_failed WHERE path = ?", (path,))
 
@@ -140,7 +141,7 @@ class WatchQueue:
         """Forget every queued photo below `folder` (a folder deleted or moved away)."""
         base = folder.rstrip(os.sep)
         prefix, hi = base + os.sep, base + chr(ord(os.sep) + 1)  # a primary-key range scan
-        with self.lib._write("update the watch queue") as conn:
+        with self.lib.db.write("update the watch queue") as conn:
             n = conn.execute(
                 "DELETE FROM watch_queue WHERE path >= ? AND path < ?", (prefix, hi)
             ).rowcount
@@ -151,7 +152,7 @@ class WatchQueue:
               count_attempt: bool = False, size: int | None = None,
               mtime: float | None = None) -> int:
         """Try again in `delay_s`; returns the attempts so far. size/mtime: the file changed."""
-        with self.lib._write("update the watch queue") as conn:
+        with self.lib.db.write("update the watch queue") as conn:
             conn.execute(
                 "UPDATE watch_queue SET not_before = ?, attempts = attempts + ?, "
                 "last_error = coalesce(?, last_error), size = coalesce(?, size), "
@@ -163,7 +164,7 @@ class WatchQueue:
 
     def fail(self, path: str, error: str) -> None:
         """Give up on `path` until the file changes (moved to watch_failed)."""
-        with self.lib._write("update the watch queue") as conn:
+        with self.lib.db.write("update the watch queue") as conn:
             row = conn.execute(
                 "SELECT size, mtime, attempts FROM watch_queue WHERE path = ?", (path,)
             ).fetchone()
@@ -177,7 +178,7 @@ class WatchQueue:
             )
 
     def failures(self) -> list[FailedItem]:
-        with self.lib._read("read the watch queue") as conn:
+        with self.lib.db.read("read the watch queue") as conn:
             rows = conn.execute(
                 "SELECT path, size, mtime, attempts, error, failed_at FROM watch_failed "
                 "ORDER BY failed_at"
@@ -185,7 +186,7 @@ class WatchQueue:
         return [FailedItem(*r) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        with self.lib._read("read the watch queue") as conn:
+        with self.lib.db.read("read the watch queue") as conn:
             q = conn.execute("SELECT count(*) FROM watch_queue").fetchone()[0]
             f = conn.execute("SELECT count(*) FROM watch_failed").fetchone()[0]
         return {"queued": int(q), "failed": int(f)}
@@ -193,31 +194,12 @@ class WatchQueue:
     # -- the library -----------------------------------------------------------------------
     def is_recorded(self, path: str, size: int, mtime: float) -> bool:
         """The library already holds this exact file (path, size and mtime)."""
-        with self.lib._read("read the library") as conn:
-            return conn.execute(
-                "SELECT 1 FROM photos WHERE path = ? AND file_size = ? AND mtime = ? LIMIT 1",
-                (path, size, mtime),
-            ).fetchone() is not None
+        return self.lib.is_recorded(path, size, mtime)
 
     def known_content(self, content_hash: str) -> str | None:
         """Where a photo with this content was captioned before (its last path), or None."""
-        with self.lib._read("read the library") as conn:
-            row = conn.execute(
-                "SELECT p.path FROM photos p WHERE p.content_hash = ? AND EXISTS("
-                "SELECT 1 FROM captions c WHERE c.photo_id = p.id)",
-                (content_hash,),
-            ).fetchone()
-        return None if row is None else str(row[0])
+        return self.lib.known_content(content_hash)
 
     def note_path(self, content_hash: str, path: str, size: int, mtime: float) -> None:
         """A known photo seen at a new path (moved, renamed, copied): remember where it is."""
-        now = self.lib.clock()
-        with self.lib._write("note a moved photo") as conn:
-            pid = self.lib._photo_id(conn, content_hash)
-            if pid is None:
-                return
-            conn.execute(
-                "UPDATE photos SET path = ?, file_size = ?, mtime = ?, updated_at = ? WHERE id = ?",
-                (path, size, mtime, now, pid),
-            )
-            self.lib._see_path(conn, pid, path, now)
+        self.lib.note_path(content_hash, path, size, mtime)

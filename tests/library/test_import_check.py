@@ -17,9 +17,10 @@ import pytest
 
 from desktop_app import cli
 from desktop_app.errors import LibraryError
-from desktop_app.library import import_check, store
+from desktop_app.library import import_check, rules, store, views
 from desktop_app.library.import_check import ImportCheckError, is_valid_tag
 from desktop_app.library.store import DB_NAME, TagLibrary
+from desktop_app.library.transfer import Importer
 
 from .conftest import cands, embedding, result
 
@@ -66,7 +67,7 @@ def snapshot(lib: TagLibrary) -> dict:
     """Every row of every table, and the files in the library's folder."""
     files = sorted(p.name for p in lib.path.parent.iterdir()
                    if not p.name.endswith(("-wal", "-shm", "-journal")))
-    return {"rows": rows(lib._conn), "files": files}
+    return {"rows": rows(lib.db.conn), "files": files}
 
 
 @pytest.fixture
@@ -198,7 +199,7 @@ def test_imported_rules_merge_local_ones_win_and_loops_are_skipped(lib, tmp_path
 
 def test_an_imported_synonym_beside_a_loop_an_older_import_left(lib, tmp_path):
     """Older versions imported rules unchecked: a local loop is skipped over, not followed."""
-    with lib._write() as conn:
+    with lib.db.write() as conn:
         conn.executemany("INSERT INTO rules(kind, tag, target, created_at) VALUES (?, ?, ?, 1)",
                          [("synonym", "#a", "#b"), ("synonym", "#b", "#a")])
     doc = make_corpus.good_document(n_photos=0)
@@ -229,9 +230,11 @@ def test_an_unreadable_file_is_a_clear_error(lib, tmp_path):
         lib.import_json(tmp_path / "missing.json")
 
 
-def test_the_checkers_format_is_the_exporters():
-    assert import_check.EXPORT_FORMAT == store.EXPORT_FORMAT
-    assert import_check.EXPORT_VERSION == store.EXPORT_VERSION
+def test_the_checkers_format_is_the_exporters(lib, tmp_path):
+    lib.export_json(tmp_path / "out.json")
+    head = json.loads((tmp_path / "out.json").read_text())
+    assert (head["format"], head["format_version"]) == (import_check.EXPORT_FORMAT,
+                                                        import_check.EXPORT_VERSION)
     from desktop_app.library.ranking import STATES
     assert set(import_check.STATES) == set(STATES)
 
@@ -299,7 +302,8 @@ def test_odd_tags_in_the_library_never_reach_an_output(lib, monkeypatch):
     assert "#dog" in tags and "#puppy" in tags  # the valid ones are all still there
     assert [t for t in tags if not TAG.fullmatch(t) or not is_valid_tag(t)] == []
     # (without the guard they would: the test reaches them)
-    monkeypatch.setattr(store, "is_valid_tag", lambda tag: True)
+    for module in (store, rules, views):  # where the library's outputs are guarded
+        monkeypatch.setattr(module, "is_valid_tag", lambda tag: True)
     leaked = {t for t in _outputs(lib) if not TAG.fullmatch(t)}
     assert {"<script>alert(1)</script>", "#evil\nPWNED"} <= leaked
 
@@ -315,10 +319,10 @@ def test_tag_json_output_has_no_odd_tags(lib):
 
 def test_import_is_one_transaction(full_lib, tmp_path, monkeypatch):
     """A failure while applying (after the checks passed), e.g. a full disk, undoes it all."""
-    before = rows(full_lib._conn)
+    before = rows(full_lib.db.conn)
     doc = make_corpus.good_document(n_photos=0)
     doc["photos"] = [make_corpus.photo(i, with_embedding=False) for i in range(450)]
-    real = TagLibrary._import_photo
+    real = Importer._photo
     calls = []
 
     def failing(self, conn, photo, report, changes):
@@ -327,10 +331,10 @@ def test_import_is_one_transaction(full_lib, tmp_path, monkeypatch):
             raise sqlite3.OperationalError("database or disk is full")
         return real(self, conn, photo, report, changes)
 
-    monkeypatch.setattr(TagLibrary, "_import_photo", failing)
+    monkeypatch.setattr(Importer, "_photo", failing)
     with pytest.raises(LibraryError, match="full"):
         full_lib.import_json(_write(tmp_path, doc))
-    assert rows(full_lib._conn) == before
+    assert rows(full_lib.db.conn) == before
 
 
 def test_embeddings_of_the_corpus_base_decode_as_written():
@@ -343,7 +347,7 @@ def test_embeddings_of_the_corpus_base_decode_as_written():
 
 def test_an_export_with_damaged_learned_weights_still_imports(lib, tmp_path):
     lib.record_decisions("ab" * 32, approve=["#dog"])
-    with lib._write() as conn:
+    with lib.db.write() as conn:
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('weights', ?)",
                      (json.dumps({"model": float("nan"), "approval": 2.0}),))
     lib.export_json(tmp_path / "out.json")

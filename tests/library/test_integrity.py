@@ -211,7 +211,7 @@ def test_sqlite_error_on_an_intact_file_is_not_called_damage(tmp_path):
     make_library(tmp_path / "lib")
     with TagLibrary.open(tmp_path / "lib", habit_features=None) as lib:
         with pytest.raises(LibraryError, match="finds the file intact; try again"):
-            with lib._guard("read"):
+            with lib.db.guard("read"):
                 raise sqlite3.DatabaseError("database disk image is malformed")
         assert lib.verify().ok
         lib.record_decisions("h1", approve=["#c"])  # still writable
@@ -225,7 +225,7 @@ def test_errors_on_a_library_known_damaged_do_not_check_it_again(tmp_path, monke
         monkeypatch.setattr(integrity, "diagnose", lambda *a, **k: pytest.fail("checked again"))
         for _ in range(2):
             with pytest.raises(LibraryError, match="could not read: .* Rowid 83 out of order"):
-                with lib._guard("read"):
+                with lib.db.guard("read"):
                     raise sqlite3.DatabaseError("database disk image is malformed")
 
 

@@ -171,7 +171,7 @@ def test_record_result_stores_the_model_candidates_not_the_ranking(lib):
     ranked = lib.rank(MODEL, None, content_hash="new")
     res = result("new", ranked)
     lib.record_result(res, 1.0, 10, "m")  # the pipeline records its (personalised) hashtags
-    rows = lib._conn.execute("SELECT tag, score FROM suggestions ORDER BY position").fetchall()
+    rows = lib.db.conn.execute("SELECT tag, score FROM suggestions ORDER BY position").fetchall()
     assert rows == [(c.tag, c.score) for c in MODEL]
 
 
@@ -242,7 +242,7 @@ def test_import_merges_by_newest_decision(tmp_path, clock):
 
 
 def _aggregates(lib: TagLibrary) -> dict:
-    conn = lib._conn
+    conn = lib.db.conn
     conn.create_function("pow", 2, math.pow)  # not every SQLite build has math functions
     return {
         "photo_tags": conn.execute("SELECT * FROM photo_tags ORDER BY 1, 2").fetchall(),
