@@ -172,11 +172,12 @@ def shoot(size: tuple[int, int], out: Path, full_colour: bool) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     checks: list[str] = []
 
-    def snap(win, name: str) -> None:
+    def snap(win, name: str, smooth: bool = False) -> None:
+        """smooth: keep 24-bit colour (a heat map in 256 colours shows bands it does not have)."""
         app.processEvents()
         path = out / f"{name}.png"
         win.grab().save(str(path))
-        if not full_colour:
+        if not (full_colour or smooth):
             im = Image.open(path).convert("RGB")
             im.quantize(256, Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
         print(path)
@@ -235,12 +236,12 @@ def shoot(size: tuple[int, int], out: Path, full_colour: bool) -> list[str]:
     win.review.approve_caption(True)
     d = win.detail
     d.select_word(d.tokens().index("eyes"))
-    snap(win, "03-attention")
+    snap(win, "03-attention", smooth=True)
 
     # 4. thirty approved tags: all of them and the whole post visible
     for t in THIRTY:
         win.add_tag(t)
-    d.select_word(d.tokens().index("cat"))
+    d.select_word(None)  # (the plain photo: a 256-colour PNG shows it as it is)
     checks += layout_report(win)
     snap(win, "04-thirty-tags")
 
@@ -255,7 +256,7 @@ def shoot(size: tuple[int, int], out: Path, full_colour: bool) -> list[str]:
     cup.box_indices = (0,)
     win.detail.show_item(it)
     win.detail.show_tag(cup.tag)
-    snap(win, "05-boxes-dark")
+    snap(win, "05-boxes-dark", smooth=True)
     os.environ["HASHLENS_THEME"] = "light"
     apply_theme("light")
 

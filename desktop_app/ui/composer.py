@@ -74,8 +74,12 @@ class Composer(QWidget):
         self.preview.setTextFormat(Qt.TextFormat.RichText)
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.preview.setStyleSheet("#postPreview { background: palette(base); border: 1px solid palette(mid);"
-                                   " border-radius: 6px; padding: 6px 8px; }")
+        # the palette's Base, not a style sheet's palette(base): it follows a theme change
+        self.preview.setAutoFillBackground(True)
+        self.preview.setBackgroundRole(QPalette.ColorRole.Base)
+        self.preview.setForegroundRole(QPalette.ColorRole.Text)
+        self.preview.setFrameShape(QFrame.Shape.StyledPanel)
+        self.preview.setMargin(6)
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.with_caption = QCheckBox("Caption in the post")
         self.with_caption.setToolTip("The model's caption goes in the post only when you tick this "

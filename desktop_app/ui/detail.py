@@ -6,8 +6,8 @@ import html
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 from ..imaging import make_thumbnail
 from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
 from ..session.photo import Photo, post_of
+from .canvas import Outline, PhotoCanvas
 from .composer import Composer
-from .overlay import attention_overlay, combine_rows, focus, to_qimage
+from .overlay import combine_rows, focus
 
 DISPLAY_SIDE = 1400  # the detail view's copy of a photo is at most this big
 PLAY_MS = 650
@@ -82,49 +83,11 @@ def caption_html(tokens, current: int | None, link_colour: str, muted: set[int] 
     return " ".join(parts)
 
 
-class PhotoCanvas(QWidget):
-    """The photo, fitted to the widget, or its attention composite for one word."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.photo: Image.Image | None = None
-        self.shown: QImage | None = None
-        self.message = ""
-        self.weights: np.ndarray | None = None
-        self.setMinimumSize(240, 180)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-    def set_photo(self, img: Image.Image | None, message: str = "") -> None:
-        self.photo, self.message, self.weights = img, message, None
-        self.shown = to_qimage(img) if img is not None else None
-        self.update()
-
-    def set_weights(self, weights: np.ndarray | None) -> None:
-        """Overlay one word's attention grid (None: the plain photo)."""
-        self.weights = weights
-        if self.photo is not None:
-            self.shown = to_qimage(attention_overlay(self.photo, weights) if weights is not None else self.photo)
-        self.update()
-
-    def image_rect(self) -> QRect:
-        if self.shown is None:
-            return QRect()
-        s = self.shown.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        return QRect((self.width() - s.width()) // 2, (self.height() - s.height()) // 2, s.width(), s.height())
-
-    def paintEvent(self, _event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if self.shown is not None:
-            p.drawImage(self.image_rect(), self.shown)
-        else:
-            p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            p.drawText(self.rect().adjusted(12, 12, -12, -12),
-                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
-        p.end()
-
-    def sizeHint(self) -> QSize:
-        return QSize(640, 420)
+def _boxed(boxes: list[Outline]) -> str:
+    if not boxes:
+        return ""
+    what = ", ".join(b.label for b in boxes[:3])
+    return f" Outlined: where the detector found it ({what})."
 
 
 class DetailPanel(QWidget):
@@ -270,7 +233,9 @@ class DetailPanel(QWidget):
         if self.item is None or self.item.path != path:
             return
         self.canvas.set_photo(img, f"⚠ {error}" if error else "")
-        if self.current_word is not None:
+        if self._picked_tag:
+            self.show_tag(self._picked_tag)
+        elif self.current_word is not None:
             self.select_word(self.current_word)
 
     def refresh(self) -> None:
@@ -371,17 +336,20 @@ class DetailPanel(QWidget):
         if res is None or res.caption is None or index is None or not 0 <= index < len(res.caption.tokens):
             self.current_word = None
             self.canvas.set_weights(None)
+            self.canvas.set_boxes([])
         else:
             self.current_word = index
             muted = index in self._muted()
             weights = None if muted else res.caption.attention_map(index)
             self.canvas.set_weights(weights)
+            boxes = self.outlines(word=index)
+            self.canvas.set_boxes(boxes)
             word = res.caption.tokens[index]
             if muted:
                 typed = " (you typed it)" if self.item.edited else ""
                 self.hint.setText(f"“{word}” has no attention map{typed}.")
             else:
-                self.hint.setText(self._looked(f"“{word}”", weights))
+                self.hint.setText(self._looked(f"“{word}”", weights) + _boxed(boxes))
         if res is not None and res.caption is not None:
             self._render_caption()
 
@@ -390,8 +358,24 @@ class DetailPanel(QWidget):
         f = focus(weights)
         if f < SPREAD_FOCUS:
             return (f"{what}: the model's attention was spread thin (its brightest spot only {f:.1f}× "
-                    "the average), so the light area is a rough guide.")
-        return f"{what}: the light area is where the model looked."
+                    "the average), so the glow is a rough guide.")
+        return f"{what}: the glow is where the model looked, brightest at the ring."
+
+    def outlines(self, tag: str | None = None, word: int | None = None) -> list[Outline]:
+        """The detector boxes of a hashtag (its box_indices), or of a caption word (the boxes of
+        the hashtags made from it, and detections labelled with it)."""
+        res = self.item.result if self.item else None
+        if res is None or not res.detections:
+            return []
+        picked: list[int] = []
+        for h in res.hashtags:
+            if (tag is not None and h.tag == tag) or (word is not None and word in h.token_indices):
+                picked += [i for i in h.box_indices if 0 <= i < len(res.detections)]
+        if word is not None and res.caption is not None and 0 <= word < len(res.caption.tokens):
+            w = res.caption.tokens[word].lower()
+            picked += [i for i, d in enumerate(res.detections) if d.label.lower() in (w, w.rstrip("s"))]
+        return [Outline(res.detections[i].box, f"{res.detections[i].label} {res.detections[i].score:.0%}")
+                for i in dict.fromkeys(picked)]
 
     def _hover_tag(self, tag: str) -> None:
         """A chip under the mouse shows its attention; leaving it brings back what was picked."""
@@ -421,12 +405,16 @@ class DetailPanel(QWidget):
         weights = combine_rows(np.asarray(cap.attention), idx, cap.grid) if idx else None
         self.current_word = idx[0] if len(idx) == 1 else None
         self.canvas.set_weights(weights)
+        boxes = self.outlines(tag=tag)
+        self.canvas.set_boxes(boxes)
         self._render_caption()
-        if weights is None:
+        if weights is None and boxes:
+            self.hint.setText(f"{tag}: outlined where the detector found it.")
+        elif weights is None:
             self.hint.setText(f"{tag} does not come from a caption word, so it has no attention map.")
         else:
             words = " ".join(res.caption.tokens[i] for i in idx)
-            self.hint.setText(self._looked(f"{tag} (from “{words}”)", weights))
+            self.hint.setText(self._looked(f"{tag} (from “{words}”)", weights) + _boxed(boxes))
 
     def _toggle_play(self, on: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay

@@ -1,16 +1,17 @@
-"""Where the model looked: attention weights as a light/dark mask over the photo.
+"""Where the model looked: one word's attention as a heat map over the photo.
 
-Like the figures of Show, Attend and Tell: the 7x7 weights of one word are upsampled smoothly
-(bicubic) to the photo's size, stretched so the least attended cell is 0 and the most attended
-is 1, and the photo is darkened where the weight is low and lightened where it is high.
+The 7x7 weights of one word are upsampled smoothly (bicubic) to the photo's size and stretched
+per word, so its least attended cell is 0 and its most attended 1 (real models' attention is
+often diffuse, the brightest cell only 1.5x the average: scaled by the peak alone such a map
+changed the photo by a few percent, and clicking a word seemed to do nothing). The photo is
+dimmed and desaturated, and the heat laid over it in a perceptual colour scale (dark purple ->
+red -> orange -> pale yellow, `HEAT`) whose opacity grows with the weight: what the model
+looked at glows, the rest recedes. The canvas marks the peak (`peak_point`) and draws the scale
+(`colour_scale`) beside it; the detail panel says in words when a map is spread thin (`focus`),
+so the stretched picture does not overstate it. A map with no information (all cells alike)
+leaves the photo as it is.
 
-The stretch matters with real models: their attention is often diffuse (the brightest cell only
-1.5x the average), and scaled by the peak alone such a map darkens the photo by a few percent,
-so clicking a word seemed to do nothing. The detail panel says in words when a map is that flat
-(`focus`), so the stretched picture does not overstate it.
-
-`attention_overlay` and `upsample_weights` are pure (NumPy and Pillow) and need no Qt; the
-detail panel paints their output with `to_qimage`.
+Everything here but `to_qimage` is pure (NumPy and Pillow) and needs no Qt.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-DARK_FLOOR = 0.25  # brightness kept where the model did not look at all
-LIGHTEN = 0.25  # how far toward white the most attended area is pushed
-GAMMA = 0.7  # < 1 widens the lit area a little, so moderately attended regions stay visible
+DARK_FLOOR = 0.35  # brightness kept where the model did not look at all
+DESATURATE = 0.6  # how much colour the photo loses under the heat
+MAX_ALPHA = 0.78  # the heat's opacity at the peak
+GAMMA = 0.8  # < 1 widens the lit area a little, so moderately attended regions stay visible
+# "inferno"-like anchors (value, RGB): dark and cool for little attention, bright and warm for much
+HEAT = ((0.0, (20, 11, 52)), (0.25, (101, 21, 110)), (0.5, (188, 55, 84)), (0.75, (249, 142, 9)),
+        (1.0, (252, 255, 164)))
 
 
 def focus(weights: np.ndarray) -> float:
@@ -57,8 +62,22 @@ def upsample_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(up, dtype=np.float32), 0.0, 1.0)
 
 
+def colour_scale(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] -> their HEAT colours, float32 (..., 3) in 0..255."""
+    v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
+    xs = np.array([x for x, _ in HEAT], np.float32)
+    rgb = np.array([c for _, c in HEAT], np.float32)
+    return np.stack([np.interp(v, xs, rgb[:, k]) for k in range(3)], axis=-1).astype(np.float32)
+
+
+def is_flat(weights: np.ndarray) -> bool:
+    w = np.nan_to_num(np.asarray(weights, dtype=np.float64), nan=0.0).clip(min=0.0)
+    peak = float(w.max()) if w.size else 0.0
+    return peak > 0 and peak - float(w.min()) <= 1e-6 * peak
+
+
 def attention_overlay(image, weights: np.ndarray) -> Image.Image:
-    """The photo with one word's attention shown as a light/dark mask (an RGB PIL image).
+    """The photo with one word's attention as a heat map (an RGB PIL image).
 
     image: a PIL image or an (H, W, 3) uint8 array. weights: (h, w), e.g. 7x7.
     """
@@ -66,10 +85,34 @@ def attention_overlay(image, weights: np.ndarray) -> Image.Image:
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     arr = arr[..., :3].astype(np.float32)
+    if is_flat(weights):  # looked everywhere alike: nothing to show, nothing hidden
+        return Image.fromarray(arr.astype(np.uint8), "RGB")
     a = upsample_weights(weights, (arr.shape[1], arr.shape[0]))[..., None] ** GAMMA
-    shaded = arr * (DARK_FLOOR + (1.0 - DARK_FLOOR) * a)
-    shaded += (255.0 - shaded) * (LIGHTEN * a * a)
-    return Image.fromarray(np.clip(shaded + 0.5, 0, 255).astype(np.uint8), "RGB")
+    grey = arr.mean(axis=-1, keepdims=True)
+    base = (arr * (1 - DESATURATE) + grey * DESATURATE) * (DARK_FLOOR + (1.0 - DARK_FLOOR) * a)
+    alpha = MAX_ALPHA * a
+    out = base * (1 - alpha) + colour_scale(a[..., 0]) * alpha
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def peak_point(weights: np.ndarray, resolution: int = 64) -> tuple[float, float] | None:
+    """Where the attention is highest, as (x, y) fractions of the photo (the smooth map's
+    brightest point, between cell centres); None for a flat or empty map."""
+    w = np.asarray(weights, dtype=np.float32)
+    if w.ndim != 2 or w.size == 0 or is_flat(w) or float(np.nan_to_num(w).max()) <= 0:
+        return None
+    up = upsample_weights(w, (resolution, resolution))
+    y, x = np.unravel_index(int(np.argmax(up)), up.shape)
+    return (x + 0.5) / resolution, (y + 0.5) / resolution
+
+
+def box_in(rect: tuple[float, float, float, float], box: tuple[float, float, float, float]
+           ) -> tuple[float, float, float, float]:
+    """A detector box (x0, y0, x1, y1 as fractions of the photo) in the coordinates of `rect`
+    (x, y, width, height: where the photo is drawn), clipped to the photo."""
+    x, y, w, h = rect
+    x0, y0, x1, y1 = (min(1.0, max(0.0, float(v))) for v in box)
+    return x + x0 * w, y + y0 * h, max(0.0, x1 - x0) * w, max(0.0, y1 - y0) * h
 
 
 def combine_rows(attention: np.ndarray, indices: Sequence[int], grid: tuple[int, int]) -> np.ndarray | None:
