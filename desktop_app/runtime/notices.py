@@ -44,6 +44,11 @@ DATA = (
     ("Flickr8k (Hodosh, Young, Hockenmaier 2013)", "the caption decoder and the tag detector were "
      "trained on its train split; images belong to their Flickr owners; research use. No image of "
      "it is shipped"),
+    ("COCO 2017 (Lin et al. 2014)", "the object detector (NanoDet) was trained on its train split "
+     "by its authors; images belong to their Flickr owners (Creative Commons). No image of it is "
+     "shipped"),
+    ("MediaPipe face detection data (Google)", "the face detector (BlazeFace) was trained by "
+     "Google on its own data; see the MediaPipe BlazeFace model card"),
     ("Sample photos (resources/samples)", "astronaut: NASA, public domain; coffee, chelsea: CC0 "
      "(from scikit-image); see resources/samples/LICENSES.md"),
 )
