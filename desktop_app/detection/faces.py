@@ -74,3 +74,20 @@ class FaceDetector:
         keep = nms(boxes, conf, NMS_IOU, MAX_PER_PHOTO)
         return [Detection("face", "face", float(conf[i]), tuple(float(v) for v in boxes[i]))
                 for i in keep]
+
+
+def faces_on_people(detections: Sequence[Detection]) -> list[Detection]:
+    """One photo's detections (objects and faces) without the faces that lie on no person.
+
+    BlazeFace finds animal faces too: a cat's face scores 0.83 and dogs' 0.7-0.8 (the shipped
+    chelsea.jpg; 3 of 124 Flickr8k dev photos with no person in their captions). A face whose
+    centre lies in no "person" box of the object detector is dropped: that removes all of
+    them, and keeps 189 of the 207 faces found on the first 600 Flickr8k dev photos.
+    """
+    people = [d.box for d in detections if d.kind == "object" and d.label == "person"]
+
+    def on_someone(face: Detection) -> bool:
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        return any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in people)
+
+    return [d for d in detections if d.kind != "face" or on_someone(d)]
