@@ -77,17 +77,16 @@ def _split_fused(node: dict) -> list[dict]:
     if conv_op == "DepthwiseConv2dNative" and not attr.get("explicit_paddings", {}).get("list"):
         attr.pop("explicit_paddings", None)
     t = {"T": node["attr"]["T"]}
-    ops = [{"name": name + "/conv", "op": conv_op, "input": [x, filt], "attr": attr},
-           {"name": name + "/bias", "op": "BiasAdd", "input": [name + "/conv", bias],
+    ops = [{"op": conv_op, "input": [x, filt], "attr": attr},
+           {"op": "BiasAdd", "input": [None, bias],
             "attr": {**t, "data_format": node["attr"].get("data_format", {"s": "TkhXQw=="})}}]
-    for act in fused[1:]:
-        ops.append({"name": name + "/" + act, "op": act, "input": [ops[-1]["name"]], "attr": t})
-    return _rename_chain(ops, name)
+    ops += [{"op": act, "input": [None], "attr": t} for act in fused[1:]]
+    return _chain(ops, name)
 
 
-def _rename_chain(ops: list[dict], name: str) -> list[dict]:
-    """The last op takes the fused node's name (its consumers keep their inputs); the others get
-    unique names, and each op reads the one before it."""
+def _chain(ops: list[dict], name: str) -> list[dict]:
+    """Name the ops and link each to the one before it (its first input). The last takes the
+    fused node's name, so that the fused node's consumers read it unchanged."""
     names = [f"{name}/_part{i}" for i in range(len(ops) - 1)] + [name]
     for i, op in enumerate(ops):
         op["name"] = names[i]

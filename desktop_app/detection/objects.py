@@ -1,12 +1,13 @@
-"""The COCO-80 object detector: NanoDet-m (model_assets/detectors/objects.tflite) on LiteRT.
+"""The COCO-80 object detector: NanoDet (model_assets/detectors/objects.tflite) on LiteRT.
 
-The model takes photos squashed to S x S (uint8 RGB; S is the model's input size) and returns,
+The model takes photos framed on an S x S square (uint8 RGB; S = 320, the model's input size;
+framing.py: padded to at most 4:3, then squashed) and returns,
 for every cell of its three grids (strides 8, 16, 32), the 80 class scores and a GFL box
 distribution (Li et al. 2020, "Generalized Focal Loss"): for each side of the box, a softmax
 over 11 bins whose expected value is the distance from the cell's centre, in strides. This
 module decodes the cells that pass a class's threshold, keeps the best box of each overlapping
-group per class (NMS), and returns `Detection`s with boxes as fractions of the photo: a box on
-the squashed photo is the same fraction of the original.
+group per class (NMS), and returns `Detection`s with boxes as fractions of the photo (the
+square's fractions divided by the part of it the photo fills).
 """
 
 from __future__ import annotations
