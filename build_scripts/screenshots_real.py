@@ -180,9 +180,8 @@ def main(argv=None) -> int:
         d = win.detail
         say(f"  {name}: {d.confidence.text()!r}; note shown: {d.note.isVisible()}; unsure words: "
             f"{[toks[i] for i in sorted(d.unsure())]}")
-        chips = d.chips.chips
-        for r in range(min(3, chips.rowCount())):  # what hovering the first chips would say
-            tip = html.unescape(re.sub(r"<[^>]+>", " ", str(chips.item(r).toolTip())))
+        for r in range(min(3, len(d.chips.chips))):  # what hovering the first chips would say
+            tip = html.unescape(re.sub(r"<[^>]+>", " ", d.chips.tip(r)))
             say(f"  chip {r + 1}: {' '.join(tip.split())}")
 
     docs = [Path(args.docs)] if args.docs else []
@@ -190,9 +189,9 @@ def main(argv=None) -> int:
                      key=lambda it: it.result.caption.confidence)
     if by_conf:
         show(by_conf[-1].path.name)
-        snap(win, "06-real-photo", *docs)
+        snap(win, "08-real-photo", *docs)
         show(by_conf[0].path.name)
-        snap(win, "07-real-unsure", *docs)
+        snap(win, "09-real-unsure", *docs)
 
     # Phase 2: more photos (never committed).
     more = [Path(p) for p in args.photos]
@@ -210,12 +209,12 @@ def main(argv=None) -> int:
             wait_until(lambda: win.job is None, "the cancel")
             queued = sum(1 for it in win.model.items if it.status == Status.QUEUED)
             say(f"  cancelled in {time.monotonic() - tc:.1f} s; {queued} queued; status: "
-                f"{win.statusBar().currentMessage()!r}")
+                f"{win.status_line.full!r}")
             snap(win, "more-cancelled")
             win.resume()
         t2 = time.monotonic()
         wait_until(lambda: (etas.append(win.progress_label.text()) or True) and not busy(win), "more tagging")
-        say(f"more tagged in {time.monotonic() - t2:.1f} s; status: {win.statusBar().currentMessage()!r}")
+        say(f"more tagged in {time.monotonic() - t2:.1f} s; status: {win.status_line.full!r}")
         phase["name"] = "browsing more"
         for it in win.model.items:
             if it.path in more or it.path.resolve() in [m.resolve() for m in more]:

@@ -38,19 +38,27 @@ class SessionKeeping:
         try:
             return action(self.store)
         except SessionError as exc:
-            if not self._store_failed:
-                self._store_failed = True
-                self.listener.say(f"<b>The batch is not saved for next time:</b> {html.escape(str(exc))}",
-                                  "warning")
+            self._not_saved(exc)
             return None
+
+    def _not_saved(self, exc: BaseException) -> None:
+        """Said once a session: the review goes on without being kept."""
+        if not self._store_failed:
+            self._store_failed = True
+            self.listener.say(f"<b>The batch is not saved for next time:</b> {html.escape(str(exc))}",
+                              "warning")
 
     def _saved(self, p: Photo) -> SavedPhoto:
         return SavedPhoto(str(p.path), self._rows[p.path], p.status.value, p.error, p.digest, p.caption,
                           p.edited, p.caption_approved, dict(p.decisions), list(p.order), p.result)
 
-    def flush(self) -> None:
-        """Save what changed since the last flush (one transaction; cheap when nothing did)."""
+    def flush(self, wait: bool = False) -> None:
+        """Save what changed since the last flush: one transaction, encoded and written in a
+        worker (one save at a time, in order; what changes meanwhile waits for the next flush);
+        `wait`: here and now (closing)."""
         if not (self._dirty or self._removed or self._current_dirty) or self.store is None:
+            return
+        if self._saving and not wait:
             return
         photos = [self._saved(p) for path in self._dirty if (p := self.photo(self.row_of(path)))]
         results = [str(p) for p in self._dirty_results]
@@ -58,7 +66,20 @@ class SessionKeeping:
         current = str(self.current.path) if self._current_dirty and self.current is not None else None
         self._dirty, self._dirty_results, self._removed = set(), set(), set()
         self._current_dirty = False
-        self._store(lambda s: s.save(photos, results, removed, current))
+        store = self.store
+        if wait:
+            self._store(lambda s: s.save(photos, results, removed, current))
+            return
+        self._saving = True
+
+        def saved(_none=None) -> None:
+            self._saving = False
+
+        def failed(exc: BaseException) -> None:
+            self._saving = False
+            self._not_saved(exc)
+
+        self.runner.run_task(lambda: store.save(photos, results, removed, current), saved, failed)
 
     def restore(self) -> None:
         """Bring back the last session's batch (read in a worker)."""
@@ -115,7 +136,7 @@ class SessionKeeping:
         return [f for f in found if os.path.isdir(f)]
 
     def close(self) -> None:
-        self.flush()
+        self.flush(wait=True)
         if self.store is not None:
             self.store.close()
             self.store = None

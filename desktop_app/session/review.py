@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import HashlensError
 from ..export.csv_txt import ExportRow
 from ..results import PhotoResult
 from .model import ModelInfo, load_model
@@ -35,6 +34,7 @@ from .tasks import SyncRunner, TaskRunner
 log = logging.getLogger(__name__)
 
 RERANK_PRIORITY = 10  # ahead of a big batch's thumbnails, like the photo shown
+BACKGROUND = -1  # long work (loading the model): the runner's low-priority threads
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,14 @@ class Review(SessionKeeping):
         self.job_files: list[Path] | None = None
         self.held: set[Path] = set()  # queued photos of a cancelled job: wait for "Resume"
         self._decisions: deque[tuple[Photo, dict[str, list[str]]]] = deque()
+        self._decisions_to_read: list[Photo] = []
         self._recording = False
         self._dirty: set[Path] = set()
         self._dirty_results: set[Path] = set()
         self._removed: set[Path] = set()
         self._current_dirty = False
         self._store_failed = False
+        self._saving = False  # a flush is being written
 
     # -- the batch ------------------------------------------------------------------------------
     def row_of(self, path) -> int:
@@ -140,7 +142,7 @@ class Review(SessionKeeping):
         self.photos.extend(photos)
         self._rows.update({p.path: first + i for i, p in enumerate(photos)})
         for p in photos:
-            self._changed(p, result=True)
+            self._changed(p, result=True, quiet=True)  # (the listener hears of them at once)
         self.listener.photos_added(first, len(photos))
         return list(range(first, first + len(photos)))
 
@@ -243,7 +245,8 @@ class Review(SessionKeeping):
         self.model_state, self.model_error = "loading", None
         self.listener.model_changed("loading", "Captioner: loading…", "The captioning model is loading.")
         self.start_tagging()  # says why nothing moves yet
-        self.runner.run_task(lambda: load_model(self.pipeline), self._model_loaded, self._model_failed)
+        self.runner.run_task(lambda: load_model(self.pipeline), self._model_loaded, self._model_failed,
+                             priority=BACKGROUND)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model_state, self.model_error = "ready", None
@@ -303,8 +306,9 @@ class Review(SessionKeeping):
             photo.error = None
             photo.caption = res.caption.caption if res.caption else None
             photo.edited = photo.caption_approved = False
-            photo.decisions = self._library_decisions(res.content_hash)
+            photo.decisions = {}
             photo.settle_status()
+            self._decisions_to_read.append(photo)  # (read in a worker: see job_progress)
         else:
             photo.status, photo.error = Status.ERROR, res.error
         self._changed(photo, result=True)
@@ -312,6 +316,13 @@ class Review(SessionKeeping):
     def job_progress(self, done: int, total: int, text: str) -> None:
         self.listener.progress(ProgressView(True, done=done, total=total, text=f"Tagging {text}",
                                             cancellable=True))
+        self.read_new_decisions()
+
+    def read_new_decisions(self) -> None:
+        """Decisions already in the library for photos just tagged (a photo seen before, by
+        content), read in a worker: the GUI thread never waits for the library's lock."""
+        todo, self._decisions_to_read = self._decisions_to_read, []
+        self.refresh_decisions(todo)
 
     def job_failed(self, message: str) -> None:
         self.listener.say(f"<b>Tagging stopped:</b> {html.escape(message)}", "error")
@@ -323,6 +334,7 @@ class Review(SessionKeeping):
 
     def job_finished(self, cancelled: bool) -> None:
         files, self.job_files = self.job_files or [], None
+        self.read_new_decisions()
         self.listener.progress(HIDDEN)
         for path in files:
             photo = self.photo(self.row_of(path))
@@ -371,6 +383,7 @@ class Review(SessionKeeping):
         if row < 0:
             self._append([Photo(Path(res.path).absolute(), status=Status.TAGGING)])
         self.result(res)
+        self.read_new_decisions()  # (the watcher may have approved some)
 
     # -- decisions ------------------------------------------------------------------------------------
     def normalize(self, text: str) -> str | None:
@@ -388,16 +401,6 @@ class Review(SessionKeeping):
         if self.library is None:
             self.library = self.pipeline.library
         return self.library
-
-    def _library_decisions(self, digest: str) -> dict[str, str]:
-        lib = self._lib()
-        if lib is None or not digest:
-            return {}
-        try:
-            return lib.decisions_for(digest)
-        except HashlensError as exc:
-            self.listener.say(f"Cannot read the tag library: {html.escape(str(exc))}", "warning")
-            return {}
 
     def decide(self, tag: str, action: str, photo: Photo | None = None) -> bool:
         """approve / reject / remove one hashtag of a photo (the one shown by default)."""

@@ -3,15 +3,19 @@ the colour scale beside it, and the detector boxes of the hashtag or word in vie
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ..session.tasks import SyncRunner, TaskRunner
 from .overlay import HEAT, attention_overlay, box_in, peak_point, to_qimage
+
+log = logging.getLogger(__name__)
 
 BOX_COLOUR = "#00e5ff"  # cyan: apart from the heat scale's purples, reds and yellows
 
@@ -22,6 +26,18 @@ class Outline:
 
     box: tuple[float, float, float, float]
     label: str
+
+
+@dataclass(frozen=True)
+class Display:
+    """A photo ready to show: the display copy and its QImage (both made in a worker)."""
+
+    photo: Image.Image
+    image: QImage
+
+
+def make_display(photo: Image.Image) -> Display:
+    return Display(photo, to_qimage(photo))
 
 
 class PhotoCanvas(QWidget):
@@ -35,21 +51,69 @@ class PhotoCanvas(QWidget):
         self.weights: np.ndarray | None = None
         self.peak: tuple[float, float] | None = None
         self.boxes: list[Outline] = []
+        self._small: Image.Image | None = None  # the photo at the size it is drawn
+        self._pending: object | None = None  # the overlay being made (older ones are dropped)
+        self._plain: QImage | None = None  # the photo without overlay
+        self.runner: TaskRunner = SyncRunner()  # the window gives its own
+        self._resized = QTimer(self, singleShot=True, interval=60)
+        self._resized.timeout.connect(self._compose)
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_photo(self, img: Image.Image | None, message: str = "") -> None:
-        self.photo, self.message, self.weights, self.peak, self.boxes = img, message, None, None, []
-        self.shown = to_qimage(img) if img is not None else None
+    def set_photo(self, img: Display | Image.Image | None, message: str = "") -> None:
+        """The photo to show: a Display (its QImage made in a worker), or a PIL image."""
+        if isinstance(img, Image.Image):
+            img = make_display(img)
+        self.photo = img.photo if img is not None else None
+        self._plain = img.image if img is not None else None
+        self.message, self.weights, self.peak, self.boxes = message, None, None, []
+        self._small = None
+        self.shown = self._plain
         self.update()
 
     def set_weights(self, weights: np.ndarray | None) -> None:
         """Overlay one word's attention grid (None: the plain photo)."""
         self.weights = weights
         self.peak = peak_point(weights) if weights is not None else None
-        if self.photo is not None:
-            self.shown = to_qimage(attention_overlay(self.photo, weights) if weights is not None else self.photo)
-        self.update()
+        self._compose()
+
+    def _compose(self) -> None:
+        """The heat map is made in a worker (the window's runner), at the size the photo is
+        drawn, not at the display copy's 1400 px: the GUI thread only swaps the image in."""
+        if self.photo is None:
+            return
+        if self.weights is None:
+            self._pending = None
+            self.shown = self._plain
+            self.update()
+            return
+        photo, weights, size, token = self.photo, self.weights, self._target_size(), object()
+        small = self._small
+        self._pending = token
+
+        def make() -> tuple[Image.Image, QImage]:
+            fitted = small if small is not None and small.size == size else (
+                photo if size == photo.size else photo.resize(size, Image.Resampling.BILINEAR))
+            return fitted, to_qimage(attention_overlay(fitted, weights))
+
+        def done(made: tuple[Image.Image, QImage]) -> None:
+            if self._pending is token and self.photo is photo:
+                self._small, self.shown = made
+                self.update()
+
+        self.runner.run_task(make, done, lambda exc: log.warning("attention overlay failed: %s", exc),
+                             priority=20)
+
+    def _target_size(self) -> tuple[int, int]:
+        ratio = self.devicePixelRatioF() if self.isVisible() else 1.0
+        w, h = max(1, int(self.width() * ratio)), max(1, int(self.height() * ratio))
+        scale = min(1.0, w / self.photo.width, h / self.photo.height)
+        return max(1, round(self.photo.width * scale)), max(1, round(self.photo.height * scale))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.weights is not None:
+            self._resized.start()  # once the resizing stops
 
     def set_boxes(self, boxes: list[Outline]) -> None:
         self.boxes = list(boxes)

@@ -103,7 +103,6 @@ class Chip:
     tag: str
     score: float
     state: str = ""  # "", "approved", "added", "rejected", "removed"
-    tip: str = ""
 
 
 def flow_positions(widths: list[int], avail: int, gap: int = GAP) -> tuple[list[tuple[int, int]], int]:
@@ -133,6 +132,7 @@ class ChipFlow(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.chips: list[Chip] = []
+        self._why: tuple[dict[str, HashtagSuggestion], tuple, tuple] = ({}, (), ())
         self.current = -1
         self._rects: list[QRect] = []
         self._hover = -1
@@ -162,17 +162,29 @@ class ChipFlow(QWidget):
             known = [t for t in dict.fromkeys(order) if t in by_tag]
             tags = known + [t for t in tags if t not in known]
         focused = self.focused_tag() if self.current >= 0 else None
-        self.chips = [Chip(t, float(by_tag[t].score), decisions.get(t, ""),
-                           tooltip_for(by_tag[t], probs, toks)) for t in tags]
+        chips = [Chip(t, float(by_tag[t].score), decisions.get(t, "")) for t in tags]
+        self._why = (by_tag, probs, toks)  # tooltips are written when asked for
         self.current = tags.index(focused) if focused in tags else -1
-        self._relayout()
+        if chips != self.chips:
+            same_tags = [c.tag for c in chips] == self.tags()
+            self.chips = chips
+            if same_tags:
+                self.update()  # (states only: no new layout)
+            else:
+                self._relayout()
 
     def set_states(self, decisions: dict[str, str]) -> None:
-        self.chips = [Chip(c.tag, c.score, decisions.get(c.tag, ""), c.tip) for c in self.chips]
+        self.chips = [Chip(c.tag, c.score, decisions.get(c.tag, "")) for c in self.chips]
         self.update()
 
     def tags(self) -> list[str]:
         return [c.tag for c in self.chips]
+
+    def tip(self, index: int) -> str:
+        """Chip `index`'s tooltip: why it was suggested, in words."""
+        by_tag, probs, toks = self._why
+        chip = self.chips[index]
+        return tooltip_for(by_tag[chip.tag], probs, toks) if chip.tag in by_tag else ""
 
     def state_of(self, tag: str) -> str:
         return next((c.state for c in self.chips if c.tag == tag), "")
@@ -376,7 +388,7 @@ class ChipFlow(QWidget):
         if event.type() == QEvent.Type.ToolTip:
             i = self._at(event.pos())
             if i >= 0:
-                QToolTip.showText(event.globalPos(), self.chips[i].tip, self, self._rects[i])
+                QToolTip.showText(event.globalPos(), self.tip(i), self, self._rects[i])
             else:
                 QToolTip.hideText()
             return True

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from ..imaging import make_thumbnail
 from ..results import LOW_CONFIDENCE, UNSURE_WORD, CaptionResult
 from ..session.photo import Photo, post_of
-from .canvas import Outline, PhotoCanvas
+from .canvas import Display, Outline, PhotoCanvas
 from .composer import Composer
 from .overlay import combine_rows, focus
 
@@ -211,7 +211,7 @@ class DetailPanel(QWidget):
         res = self.item.result if self.item else None
         return res.caption.tokens if res is not None and res.caption is not None else ()
 
-    def show_item(self, item: Photo | None, photo: Image.Image | None = None) -> None:
+    def show_item(self, item: Photo | None, photo: Display | Image.Image | None = None) -> None:
         """Show `item`; `photo` is its display image when already loaded (else set later)."""
         same = item is not None and self.item is not None and item.path == self.item.path
         self.item = item
@@ -229,7 +229,7 @@ class DetailPanel(QWidget):
             return f"⚠ {item.error}"
         return "Loading…"
 
-    def set_photo(self, path, img: Image.Image | None, error: str | None = None) -> None:
+    def set_photo(self, path, img: Display | Image.Image | None, error: str | None = None) -> None:
         if self.item is None or self.item.path != path:
             return
         self.canvas.set_photo(img, f"⚠ {error}" if error else "")

@@ -32,12 +32,22 @@ StatusRole = Qt.ItemDataRole.UserRole + 2
 class PhotoGridModel(QAbstractListModel):
     """A view of the review's photos (the controller owns the list) and their thumbnails."""
 
+    thumbWanted = Signal(object)  # a Path whose thumbnail is about to be drawn: make it
+
     def __init__(self, review: Review, parent=None):
         super().__init__(parent)
         self.review = review
         self._count = 0  # rows announced to the views (photos are only appended between resets)
         self.thumbs: dict[Path, QImage] = {}
         self.no_thumb: set[Path] = set()
+        self._asked: set[Path] = set()
+
+    def need_thumb(self, path: Path) -> None:
+        """Thumbnails are made when a cell is first drawn, not for the whole batch at once: a
+        1,000-photo drop asks for the dozen on screen, not 1,000 decodes beside the tagging."""
+        if path not in self._asked and path not in self.thumbs and path not in self.no_thumb:
+            self._asked.add(path)
+            self.thumbWanted.emit(path)
 
     @property
     def items(self) -> list[Photo]:
@@ -78,6 +88,7 @@ class PhotoGridModel(QAbstractListModel):
         alive = {p.path for p in self.items}
         self.thumbs = {k: v for k, v in self.thumbs.items() if k in alive}
         self.no_thumb &= alive
+        self._asked &= alive
         self.endResetModel()
 
     def row_of(self, path) -> int:
@@ -122,6 +133,8 @@ class PhotoDelegate(QStyledItemDelegate):
             return
         model = index.model()
         thumb = model.thumbs.get(it.path)
+        if thumb is None:
+            model.need_thumb(it.path)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = option.rect.adjusted(4, 4, -4, -4)

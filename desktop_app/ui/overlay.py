@@ -62,12 +62,21 @@ def upsample_weights(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(up, dtype=np.float32), 0.0, 1.0)
 
 
-def colour_scale(values: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] -> their HEAT colours, float32 (..., 3) in 0..255."""
-    v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
+def _heat_table(steps: int = 256) -> np.ndarray:
     xs = np.array([x for x, _ in HEAT], np.float32)
     rgb = np.array([c for _, c in HEAT], np.float32)
+    v = np.linspace(0.0, 1.0, steps, dtype=np.float32)
     return np.stack([np.interp(v, xs, rgb[:, k]) for k in range(3)], axis=-1).astype(np.float32)
+
+
+_HEAT_TABLE = _heat_table()
+
+
+def colour_scale(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] -> their HEAT colours, float32 (..., 3) in 0..255 (a 256-step table:
+    a lookup per pixel, not an interpolation)."""
+    v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
+    return _HEAT_TABLE[(v * (len(_HEAT_TABLE) - 1) + 0.5).astype(np.intp)]
 
 
 def is_flat(weights: np.ndarray) -> bool:

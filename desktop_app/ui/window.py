@@ -39,6 +39,7 @@ from ..results import MAX_HASHTAGS
 from ..session.photo import Photo, plural
 from ..session.review import ProgressView, Review
 from ..session.store import SessionStore
+from .canvas import make_display
 from .detail import DetailPanel, load_display_image
 from .grid import CELL, PhotoGrid, PhotoGridModel, fit_thumbnail
 from .library_view import LibraryView
@@ -46,7 +47,7 @@ from .settings import AppSettings, SettingsDialog, SettingsStore
 from .thumbnails import ThumbnailCache
 from .watching import WatchBridge
 from .widgets import Banner, EmptyState, StatusLine
-from .workers import SyncRunner, TaggingJob, TaskRunner
+from .workers import BACKGROUND, SyncRunner, TaggingJob, TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
     # -- construction --------------------------------------------------------------------
     def _build_pages(self) -> None:
         self.model = PhotoGridModel(self.review, self)
+        self.model.thumbWanted.connect(self._request_thumbnail)
         self.grid = PhotoGrid(self.model)
         self.grid.currentRowChanged.connect(self._show_row)
         self.grid.nextRequested.connect(self.next_photo)
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self.detail.captionApproved.connect(self.review.approve_caption)
         self.detail.nextPhoto.connect(self.next_photo)
         self.detail.with_caption = self.settings.with_caption
+        self.detail.canvas.runner = self.runner  # heat maps are made off the GUI thread
         self.split = QSplitter()
         self.split.addWidget(self.grid)
         self.split.addWidget(self.detail)
@@ -250,9 +253,7 @@ class MainWindow(QMainWindow):
 
     # -- what the review says (its Listener) -----------------------------------------------
     def photos_added(self, first: int, count: int) -> None:
-        self.model.appended(first, count)
-        for photo in self.review.photos[first:first + count]:
-            self._request_thumbnail(photo.path)
+        self.model.appended(first, count)  # (thumbnails: asked for as their cells are drawn)
         self._update_page()
         if self.grid.current_row() < 0:
             self.grid.select_row(first)
@@ -307,7 +308,7 @@ class MainWindow(QMainWindow):
         job.failed.connect(self.review.job_failed)
         job.finished.connect(self._job_finished)
         self.job = job
-        self.runner.run_task(job.run)
+        self.runner.run_task(job.run, priority=BACKGROUND)
 
     def _job_finished(self, cancelled: bool) -> None:
         self.job = None
@@ -435,7 +436,7 @@ class MainWindow(QMainWindow):
                 self._display.popitem(last=False)
             self.detail.set_photo(path, img)
 
-        self.runner.run_task(lambda p=it.path: load_display_image(p), done,
+        self.runner.run_task(lambda p=it.path: make_display(load_display_image(p)), done,
                              lambda exc, path=it.path: self.detail.set_photo(path, None, str(exc)),
                              priority=10)
 

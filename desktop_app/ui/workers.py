@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ from ..session.tasks import report as _report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Callback", "ErrorCallback", "ModelInfo", "SyncRunner", "TaggingJob", "TaskRunner",
+__all__ = ["BACKGROUND", "Callback", "ErrorCallback", "ModelInfo", "SyncRunner", "TaggingJob", "TaskRunner",
            "ThreadRunner", "batch_marks", "device_summary", "eta_text", "load_model"]
 
 
@@ -52,13 +54,42 @@ class _Task(QRunnable):
         self.relay.done.emit(result)
 
 
+BACKGROUND = -1  # run_task priority of long work (tagging, loading the model): its own threads
+
+
+def lower_this_thread() -> None:
+    """Give the calling thread (and the threads it starts: the decoders, LiteRT's) a lower CPU
+    priority, so the GUI thread wins the cores and the GIL while a batch is tagged. Linux
+    only (a thread's nice value; elsewhere the same call would name a process)."""
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+    except OSError:
+        pass
+
+
+BACKGROUND_NICE = 10
+
+
+class _LowTask(_Task):
+    def run(self) -> None:
+        lower_this_thread()
+        super().run()
+
+
 class ThreadRunner(QObject):
-    """Runs tasks in a QThreadPool; callbacks arrive on the GUI thread (queued signals)."""
+    """Runs tasks in a QThreadPool; callbacks arrive on the GUI thread (queued signals).
+    Tasks with priority BACKGROUND run in a pool of their own, at a lower CPU priority."""
 
     def __init__(self, max_threads: int = 3, parent: QObject | None = None):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
+        self.background = QThreadPool(self)
+        self.background.setMaxThreadCount(2)  # a tagging job, and the model loading or a watch
         self._live: set[_Relay] = set()  # relays must outlive their task
 
     def run_task(self, func, on_done=None, on_error=None, priority: int = 0) -> None:
@@ -77,10 +108,13 @@ class ThreadRunner(QObject):
         relay.done.connect(done)
         relay.failed.connect(failed)
         self._live.add(relay)
-        self.pool.start(_Task(func, relay), priority)
+        if priority == BACKGROUND:
+            self.background.start(_LowTask(func, relay))
+        else:
+            self.pool.start(_Task(func, relay), priority)
 
     def wait(self, msecs: int = -1) -> bool:
-        return self.pool.waitForDone(msecs)
+        return self.background.waitForDone(msecs) and self.pool.waitForDone(msecs)
 
 
 # -- pure helpers -----------------------------------------------------------------------------

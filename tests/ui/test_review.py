@@ -123,16 +123,32 @@ def test_decisions_show_at_once_and_reach_the_library_in_order(library, tmp_path
     assert photo.pending == 0 and photo.status == Status.READY and review.learned == 3
 
 
-def test_a_rejection_reranks_the_untouched_photos_when_shown(library, tmp_path):
+def test_a_decision_reranks_the_untouched_photos_when_shown(library, tmp_path, monkeypatch):
     review, _ = make_review(library, tmp_path)
-    tagged(review, tmp_path / "p", 2)
-    first = review.select(0)
-    second = review.photo(1)
-    assert second.result.hashtags[0].tag == "#teddybear"
-    review.decide("#teddybear", "reject", first)
+    tagged(review, tmp_path / "p", 3)
+    first, second, third = review.photos
+    asked, answers = [], []
+    real = review.pipeline.suggest
+
+    def suggest(res, chosen=()):  # the library's answer, reversed: a visible new order
+        asked.append(res.path)
+        answers.append([h.tag for h in reversed(real(res, chosen))])
+        return list(reversed(real(res, chosen)))
+
+    monkeypatch.setattr(review.pipeline, "suggest", suggest)
+    review.select(0)
+    assert asked == []  # nothing learned since it was ranked
+    before = [h.tag for h in second.result.hashtags]
+    review.decide(before[0], "reject", first)
+    review.select(1)  # ranked before the decision: ranked again when shown
+    assert asked == [str(second.path)] and [h.tag for h in second.result.hashtags] == answers[0]
+    assert answers[0] != before
     review.select(1)
-    assert second.result.hashtags[0].tag != "#teddybear"
-    assert first.result.hashtags[0].tag == "#teddybear"  # the decided photo keeps its order
+    review.select(0)  # once per decision; a decided photo keeps its order
+    assert asked == [str(second.path)]
+    review.set_order([h.tag for h in third.result.hashtags][::-1], third)
+    review.select(2)  # reordered by the user: theirs
+    assert asked == [str(second.path)]
 
 
 def test_rule_changes_rerank_the_photos_not_decided_on(library, tmp_path):

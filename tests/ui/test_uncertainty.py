@@ -93,7 +93,7 @@ def test_unsure_words_are_marked_with_their_probability(win, fake, tmp_path):
     d.caption.linkActivated.emit("#w2")  # still clickable, and highlighted when current
     assert d.current_word == 2 and "background:" in d.caption.text()
     # a caption hashtag from the unsure word says so in its tooltip
-    tips = {c.tag: c.tip for c in d.chips.chips}
+    tips = {c.tag: d.chips.tip(i) for i, c in enumerate(d.chips.chips)}
     assert "the model was unsure of “bear” (10%)" in tips["#teddybear"]
     assert "unsure" not in tips["#woodenbench"]
 
