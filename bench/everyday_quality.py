@@ -41,7 +41,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.tag_quality import load_captions, load_split, references, score_top  # noqa: E402
-from desktop_app.imaging import load_for_models  # noqa: E402
 from desktop_app.results import PhotoResult  # noqa: E402
 from desktop_app.tagging.rules import tag_key  # noqa: E402
 
@@ -63,26 +62,28 @@ def is_dog_tag(key: str) -> bool:
 
 def _encode(pipe, data: Path, images: list[str], use_detectors: bool):
     """Encoder outputs and detections for a set's photos (cached)."""
+    from desktop_app.pipeline import detect_photos, photo_inputs
+
     cap = pipe.captioner
     dets = pipe.detectors if use_detectors else []
-    tag = "-".join([cap.version, *(getattr(d, "version", type(d).__name__) for d in dets)])
-    digest = hashlib.sha1("\n".join(images).encode()).hexdigest()[:10]
-    path = CACHE / f"{data.name}-{len(images)}-{digest}-{tag}.pkl"
+    key = [cap.version, *images]
+    for d in dets:  # the model file and the thresholds: a new detector is measured anew
+        st = d.model.path.stat()
+        key += [str(d.model.path), str(st.st_size), str(st.st_mtime_ns),
+                repr(getattr(d, "thresholds", getattr(d, "threshold", "")))]
+    digest = hashlib.sha1("\n".join(key).encode()).hexdigest()[:12]
+    path = CACHE / f"{data.name}-{len(images)}-{digest}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    sizes = (cap.input_size, *(d.input_size for d in dets))
+    sizes = tuple(d.input_size for d in dets)
     feats, probs, found = [], [], []
     t0 = time.perf_counter()
     for lo in range(0, len(images), 32):
-        px = [load_for_models(data / "images" / im, sizes)[0] for im in images[lo : lo + 32]]
+        px = [photo_inputs(data / "images" / im, cap.input_size, sizes)[0] for im in images[lo : lo + 32]]
         f, p = cap.encode(np.stack([x[0] for x in px]))
         feats.append(f.astype(np.float16))
         probs.append(p.astype(np.float32))
-        batch_found = [[] for _ in px]
-        for k, det in enumerate(dets, start=1):
-            for i, d in enumerate(det.detect_batch(np.stack([x[k] for x in px]))):
-                batch_found[i] += d
-        found += batch_found
+        found += detect_photos(dets, [x[1:] for x in px])
         sys.stderr.write(f"\r  encoded {len(found)}/{len(images)} ({time.perf_counter() - t0:.0f} s)")
     sys.stderr.write("\n")
     out = (np.concatenate(feats), np.concatenate(probs), found)

@@ -152,18 +152,13 @@ def load_for_model(path: str | os.PathLike, size: int = 224,
 
     Returns the array and the photo's upright size (width, height) as decoded.
     """
-    arrays, orig = load_for_models(path, (size,), data=data)
-    return arrays[0], orig
+    img = open_photo(path, draft_size=(size, size), data=data)
+    return squash(img, size), img.size
 
 
-def load_for_models(path: str | os.PathLike, sizes: tuple[int, ...],
-                    data: bytes | None = None) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """The photo squashed to each of `sizes` (the captioner's, the detectors'), decoded once."""
-    side = max(sizes)
-    img = open_photo(path, draft_size=(side, side), data=data)
-    orig = img.size
-    arrays = [np.asarray(img.resize((s, s), Image.Resampling.BILINEAR, reducing_gap=2.0)) for s in sizes]
-    return arrays, orig
+def squash(img: Image.Image, size: int) -> np.ndarray:
+    """(size, size, 3) uint8: the photo squashed to a square, as the captioner learned."""
+    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
 def make_thumbnail(path: str | os.PathLike, max_side: int = 256) -> Image.Image:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import HashlensError, ImageLoadError, LibraryError
 from .fingerprint import bytes_hash, content_hash
-from .imaging import iter_image_files, load_for_models
+from .imaging import iter_image_files, open_photo, squash
 from .results import MAX_HASHTAGS, Detection, PhotoResult
 from .runtime.threads import cpu_threads, numpy_threads
 
@@ -53,7 +53,7 @@ class Progress:
 @dataclass
 class _Loaded:
     path: Path
-    pixels: list[np.ndarray] | None  # at the captioner's size, then each detector's
+    pixels: list | None  # the captioner's square, then (square, fill) for each detector
     size: tuple[int, int]
     digest: str
     mtime: float
@@ -93,10 +93,23 @@ def decode_workers() -> int:
     return max(2, min(8, cpu_threads()))
 
 
+def photo_inputs(path: str | os.PathLike, size: int, detector_sizes: tuple[int, ...] = (),
+                 data: bytes | None = None) -> tuple[list, tuple[int, int]]:
+    """One decode of a photo for every model: the captioner's square (squashed), then each
+    detector's (square, fill) framed by detection.frame_photo; and the photo's size."""
+    img = open_photo(path, draft_size=(max(size, *detector_sizes),) * 2, data=data)
+    pixels: list = [squash(img, size)]
+    if detector_sizes:
+        from .detection.framing import frame_photo
+
+        pixels += [frame_photo(img, s) for s in detector_sizes]
+    return pixels, img.size
+
+
 def _load(path: Path, sizes: tuple[int, ...]) -> _Loaded:
     try:
         data = path.read_bytes() if path.is_file() else None  # one read, decoded and hashed
-        pixels, size = load_for_models(path, sizes, data=data)  # clear errors for the rest
+        pixels, size = photo_inputs(path, sizes[0], sizes[1:], data=data)  # clear errors for the rest
         st = path.stat()
         digest = bytes_hash(data) if data is not None else content_hash(path)
         return _Loaded(path, pixels, size, digest, st.st_mtime, st.st_size, None)
@@ -104,6 +117,28 @@ def _load(path: Path, sizes: tuple[int, ...]) -> _Loaded:
         return _Loaded(path, None, (0, 0), "", 0.0, 0, str(exc))
     except OSError as exc:  # vanished between listing and reading, permissions, ...
         return _Loaded(path, None, (0, 0), "", 0.0, 0, f"cannot read {path}: {exc.strerror or exc}")
+
+
+def detect_photos(detectors: list, inputs: list[list]) -> list[list[Detection]]:
+    """Each photo's detections. inputs: per photo, one (square, fill) per detector. A face
+    detector (`finds == "faces"`, after the object detector) runs only on photos with a
+    person, and only faces on a person are kept (it finds cats' and dogs' faces too)."""
+    from .detection import faces_on_people
+    from .scene.classes import PERSON
+
+    found: list[list[Detection]] = [[] for _ in inputs]
+    if not inputs:
+        return found
+    for k, det in enumerate(detectors):
+        todo = range(len(inputs))
+        if getattr(det, "finds", "objects") == "faces":  # only where there is someone
+            todo = [i for i in todo if any(d.label == PERSON for d in found[i])]
+            if not todo:
+                continue
+        squares = np.stack([inputs[i][k][0] for i in todo])
+        for i, dets in zip(todo, det.detect_batch(squares, [inputs[i][k][1] for i in todo]), strict=True):
+            found[i] += dets
+    return [faces_on_people(f) for f in found]
 
 
 class Pipeline:
@@ -244,10 +279,7 @@ class Pipeline:
         """Detections, then captions grounded in them: path -> (CaptionResult, detections)."""
         from .scene.grounding import grounded_captions
 
-        found: list[list[Detection]] = [[] for _ in good]
-        for k, det in enumerate(self.detectors, start=1):
-            for i, dets in enumerate(det.detect_batch(np.stack([x.pixels[k] for x in good]))):
-                found[i] += dets
+        found = detect_photos(self.detectors, [x.pixels[1:] for x in good])
         batch = np.stack([x.pixels[0] for x in good])
         cap = self.captioner
 

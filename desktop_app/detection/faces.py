@@ -40,6 +40,8 @@ def anchor_centres(size: int) -> np.ndarray:
 class FaceDetector:
     """Finds faces in photos squashed to `input_size` x `input_size` (256)."""
 
+    finds = "faces"  # what the pipeline runs it for (pipeline.detect_photos)
+
     def __init__(self, model: LiteModel, threshold: float = DEFAULT_THRESHOLD):
         self.model = model
         shape, _ = model.inputs["pixels"]

@@ -78,6 +78,8 @@ def decode_boxes(regression: np.ndarray, centres: np.ndarray, strides: np.ndarra
 class ObjectDetector:
     """Finds COCO's 80 everyday classes in photos squashed to `input_size` x `input_size`."""
 
+    finds = "objects"  # what the pipeline runs it for (pipeline.detect_photos)
+
     def __init__(self, model: LiteModel, thresholds: Mapping[str, float] | None = None,
                  default_threshold: float = DEFAULT_THRESHOLD):
         self.model = model

@@ -18,8 +18,12 @@ from ..results import Detection, ImagenetGuess
 from .classes import PERSON, class_of_word, coco_classes
 
 CLASSIFIER_WEIGHT = 0.8  # ImageNet was trained on other photos: its categories count less
-ABSENT = 0.12  # below this a class is not in the photo as far as anyone can tell ...
-STRONG = 0.45  # ... when something else was seen at least this surely
+ABSENT = 0.2  # below this a class is not in the photo as far as anyone can tell ...
+STRONG = 0.45  # ... when something else was seen at least this surely by the detector,
+CLASSIFIER_SURE = 0.5  # or, for animals, by the classifier sure of another animal (a leopard
+# at 91 %: no dog). Only animals: its sure guess on a dog photo is often the ball or the sofa.
+BIG = frozenset({"animal", "vehicle", "food", "furniture", "appliance", "electronic"})
+IMAGENET_ANIMALS = 398  # ImageNet's classes 1..398 are animals (tench ... pufferfish)
 
 
 def _imagenet_scores(guesses: Iterable[ImagenetGuess]) -> dict[str, float]:
@@ -39,6 +43,7 @@ class SceneEvidence:
     objects: tuple[Detection, ...] = ()  # the detector's confident boxes
     faces: tuple[Detection, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)  # class -> strongest evidence
+    classifier_sure: str = ""  # the classifier's top class when it is sure of it ("leopard")
 
     @classmethod
     def build(cls, detections: Iterable[Detection], imagenet: Iterable[ImagenetGuess] = ()) -> SceneEvidence:
@@ -49,13 +54,17 @@ class SceneEvidence:
         scores: dict[str, float] = {}
         for d in objects:
             scores[d.label] = max(scores.get(d.label, 0.0), float(d.score))
-        for label, p in _imagenet_scores(imagenet).items():
+        guesses = tuple(imagenet)
+        for label, p in _imagenet_scores(guesses).items():
             scores[label] = max(scores.get(label, 0.0), CLASSIFIER_WEIGHT * p)
-        return cls(objects, tuple(d for d in dets if d.kind == "face"), scores)
+        top = max(guesses, key=lambda g: g.prob, default=None)
+        sure = top.label if top is not None and top.prob >= CLASSIFIER_SURE else ""
+        return cls(objects, tuple(d for d in dets if d.kind == "face"), scores, sure)
 
     @property
     def empty(self) -> bool:
-        return not self.objects and not self.faces
+        """Nothing detected and nothing the classifier is sure of: nothing to ground on."""
+        return not self.objects and not self.faces and not self.classifier_sure
 
     def count(self, label: str) -> int:
         return sum(1 for d in self.objects if d.label == label)
@@ -73,15 +82,46 @@ class SceneEvidence:
         return float(self.scores.get(label, 0.0))
 
     def seen_surely(self, exclude: str = "") -> bool:
-        return any(d.score >= STRONG and d.label != exclude for d in self.objects)
+        """A big thing other than `exclude` (an animal, a vehicle, food, furniture ...) was
+        surely detected: people and small things (a ball, a cup) prove nothing about the rest."""
+        classes = coco_classes()
+        return any(d.score >= STRONG and d.label != exclude and classes[d.label].group in BIG
+                   for d in self.objects)
 
     def contradicts(self, label: str) -> bool:
-        """True when the photo almost surely holds no `label` (see the module's docstring)."""
-        if label not in coco_classes() or self.score(label) >= ABSENT:
+        """True when the photo almost surely holds no `label` (see the module's docstring).
+        Only people and big things can be contradicted: detectors often miss a ball or a cup."""
+        classes = coco_classes()
+        if label not in classes or self.score(label) >= ABSENT:
+            return False
+        if label == PERSON:
+            return not self.faces and self.seen_surely(exclude=label)
+        if classes[label].group not in BIG:
+            return False
+        return self.seen_surely(exclude=label) or self._classifier_says_other(label)
+
+    def doubts(self, label: str) -> bool:
+        """The weaker test for a guess that did not come from the caption (the tag detector's
+        #dog, a classifier category): no sign of `label` while the detector surely saw other
+        things, people included."""
+        classes = coco_classes()
+        if label not in classes or self.score(label) >= ABSENT:
             return False
         if label == PERSON and self.faces:
             return False
-        return self.seen_surely(exclude=label)
+        if label != PERSON and classes[label].group not in BIG:
+            return False
+        return self.contradicts(label) or any(d.score >= STRONG and d.label != label for d in self.objects)
+
+    def _classifier_says_other(self, label: str) -> bool:
+        if not self.classifier_sure or coco_classes()[label].group != "animal":
+            return False
+        from ..captioning.encoder import imagenet_labels
+        from ..tagging.imagenet_tags import category_of
+
+        labels = imagenet_labels()
+        animal = self.classifier_sure in labels and labels.index(self.classifier_sure) <= IMAGENET_ANIMALS
+        return animal and category_of(self.classifier_sure) != label
 
     def contradicts_word(self, word: str) -> bool:
         label = class_of_word().get(word)

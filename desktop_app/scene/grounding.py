@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..results import LOW_CONFIDENCE, CaptionResult, Detection
+from ..results import CaptionResult, Detection
 from .classes import PERSON, CocoClass, class_of_word, coco_classes
 from .evidence import SceneEvidence
 
@@ -32,6 +32,9 @@ BOOST = 1.0  # log-probability bonus per unit of detector score for a seen class
 PENALTY = 3.0  # log-probability penalty for the words of a contradicted class
 SENTENCE_WORD_PROB = 0.5  # a plain sentence's own words ("standing in a field") are guesses
 MIN_SENTENCE_SCORE = 0.4  # a plain sentence needs a subject seen at least this surely
+# A caption less sure than this is replaced by a plain sentence when the detectors saw
+# something surely: an unsure caption is the captioner outside its world (Flickr8k).
+SENTENCE_BELOW = 0.05
 NUMBERS = {2: "two", 3: "three"}
 ROOMS = (
     ("bathroom", {"toilet", "sink", "toothbrush", "hair drier"}),
@@ -194,7 +197,7 @@ def ground_caption(caption: CaptionResult, evidence: SceneEvidence) -> CaptionRe
     spans = [(i, names[t]) for i, t in enumerate(caption.tokens) if t in names]
     mentioned = {label for _, label in spans}
     wrong = [(i, label) for i, label in spans if evidence.contradicts(label)]
-    doubted = bool(caption.token_probs) and caption.confidence < LOW_CONFIDENCE
+    doubted = bool(caption.token_probs) and caption.confidence < SENTENCE_BELOW
     if not wrong and not doubted:
         return caption
     subject_wrong = bool(wrong) and wrong[0][0] == spans[0][0]

@@ -6,7 +6,8 @@
   (three or more faces). Boxes only: nothing about who anyone is.
 * arbitration: a candidate from any other source (caption, runner-up captions, classifier,
   tag detector) whose noun names a COCO class the detectors contradict (see
-  scene.evidence) is demoted to CONTRADICTED of its score; one that names a class they saw
+  scene.evidence; a guess from the tag detector or the classifier is doubted more readily
+  than a caption word: SceneEvidence.doubts) is demoted to CONTRADICTED of its score; one that names a class they saw
   gains the detector's support (noisy-OR) and points at its boxes, so hovering #dog outlines
   the dog. The popular forms (#dogsofinstagram) are built afterwards from the surviving scores
   (variants.py), so they follow only a subject that survives.
@@ -23,7 +24,10 @@ OBJECT_WEIGHT = 0.9  # a detected class's tag: its detector score x this
 OBJECT_SUPPORT = 0.7  # what a detection adds to another source's same tag (noisy-OR)
 CONTRADICTED = 0.1  # what is left of a candidate whose subject the detectors contradict ...
 DROP_BELOW = 0.1  # ... and below this it is dropped (it would only fill an empty top five)
-FACE_WEIGHT = 0.35  # face tags: a guess about how the photo was taken, after its subjects
+FACE_WEIGHT = 0.15  # face tags: a guess about how the photo was taken, after its subjects
+# A thing people name covers some of the photo: a class whose boxes together cover less than
+# SALIENT_AREA counts less (by the square root of the share), as a cup at the edge of a street.
+SALIENT_AREA = 0.15
 CROWD = 3  # this many people boxes make #people
 SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
 
@@ -31,6 +35,10 @@ SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
 def _area(box) -> float:
     x0, y0, x1, y1 = box
     return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def salience(boxes) -> float:
+    return min(1.0, (sum(_area(b) for b in boxes) / SALIENT_AREA) ** 0.5)
 
 
 def _head_class(words: tuple[str, ...]) -> str | None:
@@ -55,15 +63,16 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
         n = evidence.count(label)
         boxes = evidence.boxes_of(label)
         best = max(evidence.objects[i].score for i in boxes)
+        weight = OBJECT_WEIGHT * best * salience([evidence.objects[i].box for i in boxes])
         if c.label == PERSON:
             if n >= CROWD:
-                out.append((("people",), OBJECT_WEIGHT * best * specificity(("people",)),
+                out.append((("people",), weight * specificity(("people",)),
                             f"seen in the photo: {n} people ({best:.0%})", boxes))
             continue
         if not c.tag:
             continue
         what = f"{n} {c.plural}" if n > 1 else f"a {c.label}"
-        out.append((c.tag, OBJECT_WEIGHT * best * specificity(c.tag),
+        out.append((c.tag, weight * specificity(c.tag),
                      f"seen in the photo: {what} ({best:.0%})", boxes))
     n_objects = len(evidence.objects)
     faces = evidence.faces
@@ -104,7 +113,7 @@ def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
         label = _head_class(cand.words)
         if label is None:
             continue
-        if evidence.contradicts(label):
+        if evidence.contradicts(label) if cand.source == "caption" else evidence.doubts(label):
             cand.score *= CONTRADICTED
             cand.parts["contradicted"] = 1.0
             what = coco_classes()[label].label
