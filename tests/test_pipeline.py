@@ -91,3 +91,36 @@ def test_warm_up_reports_a_broken_model(tmp_path):
     (tmp_path / "model").mkdir()
     with pytest.raises(ModelBundleError, match="incomplete"):
         Pipeline(model=tmp_path / "model", use_library=False).warm_up()
+
+
+def test_a_rule_applies_at_once_to_a_photo_tagged_before_it(tmp_path, pipe):
+    first, second = (pipe.tag_photo(p) for p in make_photos(tmp_path / "in", n=2))
+    lib = pipe.library
+    before = lib.generation()
+    shown = [h.tag for h in second.hashtags]
+    lib.block(shown[0])
+    lib.add_synonym(shown[1], "#mysynonym")
+    lib.add_always("#nofilter")
+    assert lib.generation() != before  # the window's cue that ranked photos are stale
+    again = [h.tag for h in pipe.suggest(second)]
+    assert again[0] == "#nofilter" and shown[0] not in again and shown[1] not in again
+    assert "#mysynonym" in again
+    assert not lib.decisions_for(second.content_hash)  # nothing was decided on it meanwhile
+
+
+def test_one_decision_does_not_spill_over_to_an_unrelated_photo(tmp_path, pipe):
+    a, b = make_photos(tmp_path / "in", n=2)
+    first, second = pipe.tag_photo(a), pipe.tag_photo(b)
+    pipe.decide(first.content_hash, str(a), add=["#puppylove"])
+    assert "#puppylove" not in [h.tag for h in pipe.suggest(second)][:5]
+    assert "#puppylove" in [h.tag for h in pipe.suggest(first)][:1]  # its own: pinned first
+
+
+def test_another_process_deciding_makes_ranked_photos_stale(tmp_path, pipe):
+    res = pipe.tag_photo(make_photos(tmp_path / "in", n=1)[0])
+    lib = pipe.library
+    before = lib.generation()
+    with TagLibrary.open(lib.path.parent) as other:  # e.g. `hashlens feedback` meanwhile
+        other.record_decisions(res.content_hash, reject=[res.hashtags[0].tag])
+    assert lib.generation() != before
+    assert [h.tag for h in pipe.suggest(res)][-1] == res.hashtags[0].tag  # rejected: last

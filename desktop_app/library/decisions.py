@@ -2,7 +2,10 @@
 same transaction, which ranking reads instead of the log:
 
 - photo_tags: each photo's latest state per tag;
-- tag_stats: per tag, how many photos keep or reject it now, and the recency-decayed sums;
+- tag_stats: per tag, how many photos keep or reject it now, and the recency-decayed sums
+  (neg_sure: the rejections weighed by how sure the model was of the tag there, see
+  ranking.rightness; photo_tags.sure keeps each decision's rightness, so that a changed
+  decision, or a photo tagged again, takes out exactly what it put in);
 - tag_pairs: photos where two tags were kept together;
 - suggest_seen / suggest_pairs: reviewed photos where the model suggested s (and the user kept
   t), for "adds #naturelovers whenever #water is suggested".
@@ -18,11 +21,12 @@ from dataclasses import dataclass
 
 from . import photos, ranking
 from .db import bump, chunks, marks
-from .ranking import POSITIVE_STATES
+from .ranking import POSITIVE_STATES, RankingConfig
 
 ACTIONS = (("approve", "approved"), ("reject", "rejected"), ("add", "added"),
            ("remove", "removed"))
-_STATS_COLUMNS = "tag, pos_w, neg_w, ref_at, approved, rejected, added, removed, last_at"
+_STATS_COLUMNS = "tag, pos_w, neg_w, ref_at, approved, rejected, added, removed, last_at, neg_sure"
+_STATS_MARKS = ", ".join("?" * 10)
 
 
 @dataclass
@@ -38,21 +42,27 @@ class TagStats:
     added: int = 0
     removed: int = 0
     last_at: float = 0.0
+    neg_sure: float = 0.0
 
     def count(self, state: str, delta: int) -> None:
         setattr(self, state, max(0, getattr(self, state) + delta))
 
-    def weigh(self, positive: bool, weight: float, at: float, half_life: float) -> None:
+    def weigh(self, positive: bool, weight: float, at: float, half_life: float,
+              sure: float = 0.0) -> None:
+        """Add a decision made `at` (weight -1 takes one out); a negative one adds `sure` (its
+        rejection_weight, times the sign of `weight`) to neg_sure too."""
         new_ref = max(self.ref_at, at)
         shift = ranking.decay_factor(new_ref - self.ref_at, half_life)
         self.pos_w *= shift
         self.neg_w *= shift
+        self.neg_sure *= shift
         self.ref_at = new_ref
-        w = weight * ranking.decay_factor(new_ref - at, half_life)
+        decay = ranking.decay_factor(new_ref - at, half_life)
         if positive:
-            self.pos_w = max(0.0, self.pos_w + w)
+            self.pos_w = max(0.0, self.pos_w + weight * decay)
         else:
-            self.neg_w = max(0.0, self.neg_w + w)
+            self.neg_w = max(0.0, self.neg_w + weight * decay)
+            self.neg_sure = max(0.0, self.neg_sure + (1 if weight >= 0 else -1) * sure * decay)
 
     def merge(self, other: TagStats, half_life: float) -> None:
         """Add another tag's counts (a synonym's) into these."""
@@ -61,13 +71,14 @@ class TagStats:
             s.weigh(True, 0.0, ref, half_life)
         self.pos_w += other.pos_w
         self.neg_w += other.neg_w
+        self.neg_sure += other.neg_sure
         for name in ("approved", "rejected", "added", "removed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.last_at = max(self.last_at, other.last_at)
 
     def row(self) -> tuple:
         return (self.tag, self.pos_w, self.neg_w, self.ref_at, self.approved, self.rejected,
-                self.added, self.removed, self.last_at)
+                self.added, self.removed, self.last_at, self.neg_sure)
 
 
 def parse_ops(approve: Iterable[str], reject: Iterable[str], add: Iterable[str],
@@ -93,8 +104,7 @@ def load_stats(conn: sqlite3.Connection, tag: str) -> TagStats:
 
 def save_stats(conn: sqlite3.Connection, st: TagStats) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO tag_stats({_STATS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        st.row(),
+        f"INSERT OR REPLACE INTO tag_stats({_STATS_COLUMNS}) VALUES ({_STATS_MARKS})", st.row(),
     )
 
 
@@ -118,13 +128,21 @@ def stats_for(conn: sqlite3.Connection, tags: Sequence[str], canon: Callable[[st
     return out
 
 
+def rightness_of(conn: sqlite3.Connection, pid: int, cfg: RankingConfig) -> dict[str, float]:
+    """ranking.rightness of each tag the model suggested in the photo's latest run."""
+    return {s.tag: ranking.rightness(s.score, s.source, cfg)
+            for s in photos.latest_suggestions(conn, pid)
+            if s.source not in photos.LIBRARY_SOURCES}
+
+
 def apply_decision(conn: sqlite3.Connection, pid: int, tag: str, state: str, at: float,
-                   live: bool, half_life: float) -> bool:
+                   live: bool, cfg: RankingConfig, right: float | None = None) -> bool:
     """Log one decision and update the derived tables; False if it was already logged.
 
     `live`: the decision is being made now, so it is the latest whatever the clock says.
     Imported decisions change the photo's state only if they are newer than its current one,
-    so importing in any order gives the same result.
+    so importing in any order gives the same result. `right`: the tag's rightness on this
+    photo (rightness_of; read here when not given).
     """
     cur = conn.execute(
         "INSERT OR IGNORE INTO decisions(photo_id, tag, state, at) VALUES (?, ?, ?, ?)",
@@ -133,21 +151,24 @@ def apply_decision(conn: sqlite3.Connection, pid: int, tag: str, state: str, at:
     if cur.rowcount == 0:
         return False
     prev = conn.execute(
-        "SELECT state, at FROM photo_tags WHERE photo_id = ? AND tag = ?", (pid, tag)
+        "SELECT state, at, sure FROM photo_tags WHERE photo_id = ? AND tag = ?", (pid, tag)
     ).fetchone()
     if prev is not None and not live and prev[1] > at:
         return True  # an older decision: history only
+    if right is None:
+        right = rightness_of(conn, pid, cfg).get(tag, cfg.rightness_unsuggested)
     # (the same state again still moves the decision's time, for the recency weight)
     conn.execute(
-        "INSERT OR REPLACE INTO photo_tags(photo_id, tag, state, at) VALUES (?, ?, ?, ?)",
-        (pid, tag, state, at),
+        "INSERT OR REPLACE INTO photo_tags(photo_id, tag, state, at, sure) VALUES (?, ?, ?, ?, ?)",
+        (pid, tag, state, at, right),
     )
+    half_life = cfg.half_life_days
     st = load_stats(conn, tag)
     if prev is not None:
         st.count(prev[0], -1)
-        st.weigh(prev[0] in POSITIVE_STATES, -1.0, prev[1], half_life)
+        st.weigh(prev[0] in POSITIVE_STATES, -1.0, prev[1], half_life, _sure(prev[2], cfg))
     st.count(state, +1)
-    st.weigh(state in POSITIVE_STATES, +1.0, at, half_life)
+    st.weigh(state in POSITIVE_STATES, +1.0, at, half_life, ranking.rejection_weight(right))
     st.last_at = max(st.last_at, at)
     save_stats(conn, st)
     was_kept = prev is not None and prev[0] in POSITIVE_STATES
@@ -164,6 +185,31 @@ def apply_decision(conn: sqlite3.Connection, pid: int, tag: str, state: str, at:
         bump(conn, "tag_pairs", ("a", "b"),
              [pair for o in others for pair in ((tag, o), (o, tag))], 1 if kept else -1)
     return True
+
+
+def _sure(right: float | None, cfg: RankingConfig) -> float:
+    """The rejection weight of a stored rightness (NULL: from before it was kept: unsuggested)."""
+    return ranking.rejection_weight(cfg.rightness_unsuggested if right is None else right)
+
+
+def reweigh_photo(conn: sqlite3.Connection, pid: int, cfg: RankingConfig) -> None:
+    """After the photo's suggestions changed (tagged again): its decisions' rightness is read
+    from the new ones, and tag_stats.neg_sure follows (online = rebuild)."""
+    rights = rightness_of(conn, pid, cfg)
+    for tag, state, at, old in conn.execute(
+        "SELECT tag, state, at, sure FROM photo_tags WHERE photo_id = ?", (pid,)
+    ).fetchall():
+        new = rights.get(tag, cfg.rightness_unsuggested)
+        if old is not None and abs(new - old) < 1e-12:
+            continue
+        conn.execute("UPDATE photo_tags SET sure = ? WHERE photo_id = ? AND tag = ?",
+                     (new, pid, tag))
+        if state in POSITIVE_STATES:
+            continue
+        st = load_stats(conn, tag)
+        st.weigh(False, -1.0, at, cfg.half_life_days, _sure(old, cfg))
+        st.weigh(False, +1.0, at, cfg.half_life_days, ranking.rejection_weight(new))
+        save_stats(conn, st)
 
 
 def count_context(conn: sqlite3.Connection, pid: int, sign: int) -> frozenset[str] | None:
@@ -201,7 +247,7 @@ def photo_history(conn: sqlite3.Connection, pid: int) -> list[tuple[str, str, fl
 
 
 # -- rebuilding from the log ------------------------------------------------------------------
-def rebuild_counts(conn: sqlite3.Connection, now: float, half_life: float) -> None:
+def rebuild_counts(conn: sqlite3.Connection, now: float, cfg: RankingConfig) -> None:
     """Recompute photo_tags, tag_stats, tag_pairs, suggest_seen, suggest_pairs and decided_seq
     from the decision log and the stored suggestions (in the caller's transaction)."""
     conn.execute("DELETE FROM photo_tags")
@@ -211,23 +257,7 @@ def rebuild_counts(conn: sqlite3.Connection, now: float, half_life: float) -> No
         "row_number() OVER (PARTITION BY photo_id, tag ORDER BY at DESC, id DESC) AS rn "
         "FROM decisions) WHERE rn = 1"
     )
-    acc: dict[str, TagStats] = {}
-    for tag, state, at in conn.execute("SELECT tag, state, at FROM photo_tags"):
-        st = acc.get(tag)
-        if st is None:
-            st = acc[tag] = TagStats(tag, ref_at=now)
-        setattr(st, state, getattr(st, state) + 1)
-        w = ranking.decay_factor(now - at, half_life) if at <= now else 1.0
-        if state in POSITIVE_STATES:
-            st.pos_w += w
-        else:
-            st.neg_w += w
-        st.last_at = max(st.last_at, at)
-    conn.execute("DELETE FROM tag_stats")
-    conn.executemany(
-        f"INSERT INTO tag_stats({_STATS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [s.row() for s in acc.values()],
-    )
+    rebuild_stats(conn, now, cfg)
     conn.execute("DELETE FROM tag_pairs")
     conn.execute(
         "INSERT INTO tag_pairs(a, b, n) SELECT x.tag, y.tag, count(*) "
@@ -241,6 +271,49 @@ def rebuild_counts(conn: sqlite3.Connection, now: float, half_life: float) -> No
         "AND emb_proj IS NOT NULL AND id IN (SELECT DISTINCT photo_id FROM photo_tags)",
         (photos.next_seq(conn),),
     )
+
+
+def rebuild_stats(conn: sqlite3.Connection, now: float, cfg: RankingConfig) -> None:
+    """photo_tags.sure (each decision's rightness, from its photo's latest suggestions) and
+    tag_stats, from photo_tags."""
+    half_life = cfg.half_life_days
+    # ranking.rightness in SQL (one pass at 1M decisions instead of a query per photo)
+    conn.execute("DROP TABLE IF EXISTS temp.latest_run")
+    conn.execute(
+        "CREATE TEMP TABLE latest_run AS SELECT photo_id, model_version FROM (SELECT photo_id, "
+        "model_version, row_number() OVER (PARTITION BY photo_id ORDER BY created_at DESC) AS rn "
+        "FROM suggestions) WHERE rn = 1"
+    )
+    conn.execute(
+        "UPDATE photo_tags SET sure = coalesce((SELECT min(max(CASE WHEN s.source = 'popular' "
+        "THEN s.score / ? ELSE s.score END, ?), ?) FROM temp.latest_run l JOIN suggestions s "
+        "ON s.photo_id = l.photo_id AND s.model_version = l.model_version "
+        "WHERE l.photo_id = photo_tags.photo_id AND s.tag = photo_tags.tag "
+        "AND s.source NOT IN ('library', 'rule')), ?)",
+        (ranking.VARIANT_FACTOR, cfg.rightness_floor, cfg.rightness_cap,
+         cfg.rightness_unsuggested),
+    )
+    conn.execute("DROP TABLE temp.latest_run")
+    acc: dict[str, TagStats] = {}
+    for tag, state, at, right in conn.execute("SELECT tag, state, at, sure FROM photo_tags"):
+        st = acc.get(tag)
+        if st is None:
+            st = acc[tag] = TagStats(tag, ref_at=now)
+        setattr(st, state, getattr(st, state) + 1)
+        w = ranking.decay_factor(now - at, half_life) if at <= now else 1.0
+        if state in POSITIVE_STATES:
+            st.pos_w += w
+        else:
+            st.neg_w += w
+            st.neg_sure += w * _sure(right, cfg)
+        st.last_at = max(st.last_at, at)
+    conn.execute("DELETE FROM tag_stats")
+    conn.executemany(
+        f"INSERT INTO tag_stats({_STATS_COLUMNS}) VALUES ({_STATS_MARKS})",
+        [s.row() for s in acc.values()],
+    )
+
+
 
 
 def _rebuild_suggest_counts(conn: sqlite3.Connection) -> None:

@@ -21,11 +21,13 @@ from . import ranking
 from .db import chunks, marks
 from .decisions import TagStats, stats_for
 from .habit_sums import HabitSums
+from .habits import HabitPrediction
 from .neighbour_cache import NeighbourCache
 from .ranking import POSITIVE_STATES, RankingConfig, TagEvidence
 from .rules import Rules
 
 PARTNERS = 50  # co-occurrence partners read per tag
+CUE_NAMED = 0.05  # a habit's cue is named in the reason when it raises P(kept) this much
 _PARTNER_CANDIDATES = 10  # most candidates each co-occurrence table may add
 
 
@@ -67,9 +69,7 @@ class _PhotoSignals:
     """The photo-level signals: neighbour votes and the habit models' predictions."""
 
     votes: ranking.NeighbourVotes | None = None
-    habit_p: dict[str, float] = field(default_factory=dict)
-    habit_kept: dict[str, int] = field(default_factory=dict)
-    habit_cue: dict[str, str] = field(default_factory=dict)
+    habits: dict[str, tuple[HabitPrediction, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _photo_signals(conn: sqlite3.Connection, src: Sources, rules: Rules,
         return out
     if src.config.k > 0:
         out.votes = src.neighbours.votes(conn, embedding, pid, rules.canon)
-    out.habit_p, out.habit_kept, out.habit_cue = src.habits.predictions(conn, embedding, rules)
+    out.habits = src.habits.predictions(conn, embedding, rules)
     return out
 
 
@@ -128,8 +128,8 @@ def _library_additions(merged: dict[str, Candidate], rules: Rules, sig: _PhotoSi
                 break
             if addable(tag):
                 extra.append(tag)
-    likely = [t for t, p in sorted(sig.habit_p.items(), key=lambda kv: (-kv[1], kv[0]))
-              if p >= cfg.habit_candidate_min]
+    likely = [t for t, (h, _) in sorted(sig.habits.items(), key=lambda kv: (-kv[1][0].p, kv[0]))
+              if h.p >= cfg.habit_candidate_min]
     for tag in likely[: cfg.habit_candidates]:
         if addable(tag):
             extra.append(tag)
@@ -196,6 +196,7 @@ def _tag_evidence(tag: str, cand: Candidate, st: TagStats, own_state: str | None
         model=cand.model,
         pos_w=ranking.decayed_value(st.pos_w, st.ref_at, src.now, cfg.half_life_days),
         neg_w=ranking.decayed_value(st.neg_w, st.ref_at, src.now, cfg.half_life_days),
+        neg_sure=ranking.decayed_value(st.neg_sure, st.ref_at, src.now, cfg.half_life_days),
         approvals=st.approved,
         adds=st.added,
         rejections=st.rejected,
@@ -210,10 +211,13 @@ def _tag_evidence(tag: str, cand: Candidate, st: TagStats, own_state: str | None
         ev.nb_weight = votes.weight
         ev.nb_count = votes.count.get(tag, 0)
         ev.nb_reject_count = votes.reject_count.get(tag, 0)
-    if tag in sig.habit_p:
-        ev.habit = sig.habit_p[tag]
-        ev.habit_kept = sig.habit_kept[tag]
-        ev.habit_cue = sig.habit_cue.get(tag)
+    if tag in sig.habits:
+        h, cue = sig.habits[tag]
+        ev.habit = h.p
+        ev.habit_kept = h.kept
+        ev.habit_cue = cue if h.lift >= CUE_NAMED else None
+        ev.habit_lift = h.lift
+        ev.habit_base = h.base
     if tag in cooc:
         ev.cooc, ev.cooc_with, ev.cooc_count = cooc[tag]
     if tag in ctx:

@@ -199,16 +199,18 @@ class HabitSums:
         return models
 
     def predictions(self, conn: sqlite3.Connection, embedding: np.ndarray, rules: Rules,
-                    ) -> tuple[dict[str, float], dict[str, int], dict[str, str]]:
-        """P(kept) on this photo for the tags the user keeps most, how many photos kept each,
-        and what in the photo calls for each ("#child")."""
+                    ) -> dict[str, tuple[habits.HabitPrediction, str]]:
+        """For the tags the user keeps most: P(kept) on this photo, with its strongest cue and
+        that cue's name ("#child")."""
         feats = self.features()
         if feats is None or self.config.habit_tags <= 0:
-            return {}, {}, {}
+            return {}
         phi = feats(embedding)
         if phi is None:
-            return {}, {}, {}
+            return {}
         models = self.models(conn, rules)
         if models is None:
-            return {}, {}, {}
-        return models.predict(phi), models.kept, models.cues(phi, feats.names)
+            return {}
+        names = list(feats.names)
+        return {h.tag: (h, names[h.cue] if h.cue < len(names) else "")
+                for h in models.explain(phi)}

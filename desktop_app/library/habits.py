@@ -129,6 +129,18 @@ def delta(
     return dg, db
 
 
+@dataclass(frozen=True)
+class HabitPrediction:
+    """One habit model's answer for one photo."""
+
+    tag: str
+    p: float  # P(kept | this photo), 0..1
+    kept: int  # photos that kept the tag
+    cue: int  # the feature that raises p most on this photo (index into the features)
+    lift: float  # ... and by how much (its phi times its weight)
+    base: float  # the share of reviewed photos that kept the tag
+
+
 @dataclass
 class HabitModels:
     """The fitted models of the most kept tags, ready to score photos: P(kept) = phi . w_t,
@@ -137,6 +149,7 @@ class HabitModels:
     tags: list[str]
     kept: dict[str, int]  # photos that kept each tag
     weights: np.ndarray  # (dim, tags): the w_t as columns
+    photos: float = 0.0  # reviewed photos the models learned from (G's constant term)
 
     @classmethod
     def fit(
@@ -151,7 +164,7 @@ class HabitModels:
             weights = np.linalg.solve(a, b)
         except np.linalg.LinAlgError:  # no photo yet shows some feature: still well defined
             weights = np.linalg.pinv(a, hermitian=True) @ b
-        return cls(tags, dict(kept), weights)
+        return cls(tags, dict(kept), weights, float(gram[-1, -1]))
 
     def predict(self, phi: np.ndarray) -> dict[str, float]:
         """P(kept) for each tag on the photo `phi`, clipped to [0, 1]."""
@@ -173,6 +186,21 @@ class HabitModels:
             if found:
                 out[tag] = found
         return out
+
+    def explain(self, phi: np.ndarray) -> list[HabitPrediction]:
+        """Each tag's P(kept) on the photo `phi`, with its strongest cue: the feature that
+        raises it most (index into the features, and by how much), and its base rate (the
+        share of reviewed photos that kept it): what ranking needs to tell "this photo calls
+        for it" from "the user often uses it"."""
+        if not self.tags:
+            return []
+        values = np.clip(phi @ self.weights, 0.0, 1.0)
+        lift = phi[:-1, None] * self.weights[:-1]  # (features, tags)
+        best = lift.argmax(axis=0)
+        n = max(1.0, self.photos)
+        return [HabitPrediction(t, float(v), self.kept[t], int(j), float(lift[j, k]),
+                                min(1.0, self.kept[t] / n))
+                for k, (t, v, j) in enumerate(zip(self.tags, values, best, strict=True))]
 
     def cues(self, phi: np.ndarray, names: Sequence[str], least: float = 0.05) -> dict[str, str]:
         """For each tag, the feature of this photo that raises P(kept) most, by its name ("#child"

@@ -168,10 +168,28 @@ _V3 = (
     "CREATE INDEX habit_sums_top ON habit_sums(n)",
 )
 
+# Rejections read in context (ranking.rightness): each decision's rightness on its photo, and
+# per tag the rejections weighed by it. Derived, rebuildable (decisions.rebuild_stats).
+_V4 = (
+    "ALTER TABLE photo_tags ADD COLUMN sure REAL",
+    "ALTER TABLE tag_stats ADD COLUMN neg_sure REAL NOT NULL DEFAULT 0",
+)
+
+
+def _weigh_rejections(conn: sqlite3.Connection) -> None:
+    import time
+
+    from .decisions import rebuild_stats
+    from .ranking import RankingConfig
+
+    rebuild_stats(conn, time.time(), RankingConfig())
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "watch queue", _V2),
     Migration(3, "habit models", _V3),
+    Migration(4, "rejections read in context", _V4, _weigh_rejections),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

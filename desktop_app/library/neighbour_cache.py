@@ -131,10 +131,15 @@ class NeighbourCache:
         index = self.refresh(conn, emb.size)
         if len(index) == 0:
             return None
-        found = index.search_raw(project_raw(emb), max(cfg.k, cfg.shortlist), exclude=exclude)
+        q_raw = project_raw(emb)
+        found = index.search_raw(q_raw, max(cfg.k, cfg.shortlist), exclude=exclude)
         if len(found.ids) == 0:
             return None
-        baseline = ranking.similarity_baseline(found.all_sims, cfg)
+        reference = found.all_sims
+        if len(reference) < cfg.min_median_rows:  # a new library: what all its photos score
+            reference = self._reference_sims(conn, index, q_raw, dim_in=emb.size, exclude=exclude)
+        # (with too few photos to tell a similar photo from an ordinary one: near-duplicates)
+        baseline = ranking.similarity_baseline(reference, cfg)
         ids, sims = self._exact(conn, emb, found.ids, found.sims)
         weights = ranking.neighbour_weights(sims, baseline, cfg.similarity_power)
         use = [int(i) for i, w in zip(ids, weights, strict=True) if w > 0]
@@ -151,6 +156,28 @@ class NeighbourCache:
         return ranking.neighbour_votes(
             [w_by_id[i] for i in use], [kept[i] for i in use], [rejected[i] for i in use]
         )
+
+    @staticmethod
+    def _reference_sims(conn: sqlite3.Connection, index: NeighbourIndex, q_raw: np.ndarray,
+                        dim_in: int, exclude: int | None, most: int = 1024) -> np.ndarray:
+        """The query's similarity to the library's photos, reviewed or not (a strided sample
+        of `most`): while few photos have decisions, the ones only tagged say what an ordinary
+        photo scores against this one. Read only then (a new library: a few ms)."""
+        n, top = conn.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM photos WHERE emb_proj IS NOT NULL "
+            "AND emb_dim = ?", (dim_in,)).fetchone()
+        step = max(1, int(top) // most) if n > most else 1
+        rows = conn.execute(
+            "SELECT emb_proj FROM photos WHERE emb_proj IS NOT NULL AND emb_dim = ? "
+            "AND id % ? = 0 AND id <> ? LIMIT ?",
+            (dim_in, step, -1 if exclude is None else int(exclude), most),
+        ).fetchall()
+        want = 2 * index.dim
+        blobs = [r[0] for r in rows if len(r[0]) == want]
+        if not blobs:
+            return np.zeros(0)
+        raw = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), index.dim)
+        return index.prepare(raw.astype(np.float32)) @ index.prepare(q_raw)
 
     def _exact(self, conn: sqlite3.Connection, emb: np.ndarray, ids: np.ndarray,
                sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,14 +15,20 @@ The final score of a candidate tag t for a photo is a sum of log-odds:
   regression on what the tag detector sees: "#familytime when a child is in it"), or from
   `model_floor` when t has no habit model. The part h_t adds over the floor is shown as "habit".
 - P_t, N_t: the user's approvals (+ hand adds) and rejections (+ later removals) of t, each
-  decision weighted 2^(-age / half_life) (recency decay). log((P+a0)/(N+b0)) is the log-odds of
-  the Beta(a0, b0)-smoothed approval rate: 0 with no evidence, so an empty library returns the
-  model's order exactly. The positive side is capped (`approval_cap`): liking a tag in general
-  says little about whether it fits *this* photo, which is the model's and the neighbours' job.
+  decision weighted 2^(-age / half_life) (recency decay), and each rejection by how right the
+  tag was for its photo (`rightness`: the model's calibrated score there), so a rejection
+  where the model doubted the tag ("wrong here") barely counts and one where it was sure
+  ("never for me") counts whole. log((P+a0)/(N+b0)) is the log-odds of the Beta(a0,
+  b0)-smoothed approval rate: 0 with no evidence, so an empty library returns the model's
+  order exactly. The positive side is capped (`approval_cap`): liking a tag in general says
+  little about whether it fits *this* photo, which is the model's and the neighbours' job.
 - S_t, R_t: similarity-weighted votes of the k most similar past photos that approved/added
   (S) or rejected/removed (R) t; W is their total weight. Similarities are rescaled against the
   library's median similarity to the query, so uncentred embeddings (all cosines > 0.5) and
-  sparse ones (all near 0) both give weights near 0 for ordinary photos and near 1 for close ones.
+  sparse ones (all near 0) both give weights near 0 for ordinary photos and near 1 for close
+  ones. While few photos are reviewed, the median is taken over every photo the library has
+  seen, and with fewer than `min_median_rows` of those only near-duplicates vote: a user's
+  first decision on a black dog must not reach the bus, the pizza and the bird.
 - Where t has a habit model, it is the better-informed vote on this photo: the neighbour and
   context terms (and, for a tag the model did not propose, the approval term, which h_t already
   holds) are multiplied by `habit_damp`. Measured on bench/library_sim.py (real encoder
@@ -39,10 +45,17 @@ The weights w start at RankingConfig's values (w_model = 1, w_l = bias = 0: an e
 gives the model's order) and are then fitted online to the user's decisions by logistic-
 regression SGD (`sgd_update`, kept = 1, rejected = 0), pulled towards the defaults.
 
-A tag that the user has rejected (or removed) and never approved or added is *demoted*: it sorts
-after every tag that is not, whatever its score, until that evidence changes (an approval, an
-add, or the user's rules). That is the "a tag rejected on every photo never returns to the top 5"
-guarantee; a plain score penalty cannot give it against a very confident model.
+A tag that the user has rejected (or removed) and never approved or added stays out of the top
+five (`is_doubted`) until that evidence changes (an approval, an add, or the user's rules): the
+"a tag rejected on every photo never returns to the top 5" guarantee, which a plain score
+penalty cannot give against a very confident model. It is still offered just below the top
+five, because one rejection may have meant "wrong here" (a user who rejected #pool under a
+lawn still wants it on a pool photo); once its rejections weigh `demote_sure` (rejected where
+the model was sure of it) it is *demoted*: it sorts after every other tag.
+
+Tags only the library proposes (habits, neighbours', co-occurring ones) enter the top five only
+where the photo calls for them (`is_gated`): a habit model's P(kept) of at least `habit_top_min`
+with one strong cue in the photo, or a tag the user chose, or the model saw, that it goes with.
 
 Each ranked tag keeps its parts (the log-odds terms above, which sum to logit(score)) and a short
 reason for the UI.
@@ -84,6 +97,20 @@ class RankingConfig:
     habit_candidate_min: float = 0.3  # ... when P(kept) is at least this
     habit_clip: float = 0.02  # P(kept) is clipped to [clip, 1 - clip]
     habit_damp: float = 0.2  # neighbour and context votes count this much for a tag with a habit model
+    # A tag only the library proposes (a habit, a neighbour's, a co-occurring one) enters the
+    # top `gate_top` only where the photo calls for it: its habit model's P(kept) is at least
+    # `habit_top_min` and a strong cue says so (one feature of the photo raising it by
+    # `habit_cue_min`, or the tag is kept on that share of all photos: an every-photo habit),
+    # or the user chose a tag it goes with (co-occurrence `cooc_cue_min`), or the model saw
+    # something the user keeps it with (context `ctx_cue_min`), or close neighbours kept it
+    # (support `nb_cue_min`). A base rate alone never puts it there.
+    gate: bool = True
+    gate_top: int = 5
+    habit_top_min: float = 0.4
+    habit_cue_min: float = 0.1
+    cooc_cue_min: float = 0.5
+    ctx_cue_min: float = 0.5  # the model suggested a tag the user keeps it with this often
+    nb_cue_min: float = 0.5
     context_shrink: float = 2.0  # k_s
     context_min: float = 0.25  # a suggested tag adds t as a candidate above this rate
     model_floor: float = 0.05  # prior probability of a tag the model did not propose
@@ -94,11 +121,27 @@ class RankingConfig:
     center_min_photos: int = 50  # below this many reviewed photos the index is not centred
     ivf_min_photos: int = 20000  # from this many, the index is an inverted file (k-means)
     ivf_nprobe: int = 16  # clusters searched (of sqrt(n))
-    min_median_rows: int = 20  # below this many indexed photos the median baseline is not used
-    similarity_floor: float = 0.0  # baseline similarity for small libraries
+    # Neighbours vote only when similar to the query beyond what an ordinary photo of the
+    # library is: the baseline is the `similarity_quantile` of the query's similarities to the
+    # reviewed photos, or, while fewer than `min_median_rows` are, to all photos it has seen;
+    # with fewer than that in all, `similarity_floor`: only near-duplicates vote (pooled CNN
+    # features give unrelated photos cosines of 0.4-0.6, burst shots of one scene over 0.9).
+    min_median_rows: int = 20
+    similarity_quantile: float = 0.5
+    similarity_floor: float = 0.85
     library_candidates: int = 25  # most tags the neighbours / co-occurrence may add
     demote_rejected: bool = True
-    min_rejections_to_demote: int = 1
+    min_rejections_to_demote: int = 1  # (without rejection_context)
+    # A rejection is read in context: how right was the tag for that photo, by the model's own
+    # (calibrated) score when the user decided? A tag rejected where the model was sure of it
+    # is "never for me"; one rejected where the model doubted it is "wrong here", and weighs
+    # little against the tag elsewhere. See `rightness` and `rejection_weight`.
+    rejection_context: bool = True
+    rightness_floor: float = 0.05  # P(right) of a suggested tag, at least ...
+    rightness_cap: float = 0.95  # ... and at most (one rejection weighs at most -log(0.05) = 3)
+    rightness_unsuggested: float = 0.15  # a tag the model did not suggest (typed, the library's)
+    demote_sure: float = 1.5  # demoted once its rejections weigh this much and it was never kept
+    doubt_sure: float = 0.01  # ... and kept out of the top five (gated) from this much
     learn: bool = True  # adapt the weights of the parts to the user's decisions (sgd_update)
     learn_rate: float = 0.05
     learn_l2: float = 0.01
@@ -122,6 +165,7 @@ class TagEvidence:
     model: float | None = None  # None: not proposed by the model
     pos_w: float = 0.0  # decayed approvals + adds
     neg_w: float = 0.0  # decayed rejections + removals
+    neg_sure: float = 0.0  # decayed rejections + removals, each by its rejection_weight
     approvals: int = 0  # photos where the tag's latest state is approved
     adds: int = 0
     rejections: int = 0
@@ -140,6 +184,8 @@ class TagEvidence:
     habit: float | None = None  # P(kept | this photo) from the habit model; None: no model
     habit_kept: int = 0  # photos that kept it
     habit_cue: str | None = None  # what in this photo raises it most ("#child"), for the reason
+    habit_lift: float = 0.0  # ... and by how much
+    habit_base: float = 0.0  # the share of reviewed photos that kept it (its base rate)
     merged_from: tuple[str, ...] = ()  # synonyms merged into this tag
     own_state: str | None = None  # the user's latest decision on *this* photo
 
@@ -152,6 +198,8 @@ class ScoredTag:
     reason: str = ""
     demoted: bool = False
     pinned: bool = False  # the user's own choice on this photo: always first
+    gated: bool = False  # not in the top five: the library's tag without a strong cue here ...
+    doubted: bool = False  # ... or one the user rejected where it may have been right
 
 
 def logit(p: float) -> float:
@@ -204,13 +252,14 @@ def approval_logodds(pos: float, neg: float, cfg: RankingConfig) -> float:
 
 
 def similarity_baseline(all_sims: np.ndarray | None, cfg: RankingConfig) -> float:
-    """What an ordinary (not similar) photo scores against the query: the median similarity."""
+    """What an ordinary (not similar) photo scores against the query: the similarity that
+    `similarity_quantile` of the library's photos reach (the median by default)."""
     if all_sims is None or len(all_sims) < cfg.min_median_rows:
         return cfg.similarity_floor
     sims = np.asarray(all_sims, dtype=np.float32)
-    if len(sims) > 4096:  # a strided sample is as good a median and 20x cheaper at 100k
+    if len(sims) > 4096:  # a strided sample is as good a quantile and 20x cheaper at 100k
         sims = sims[:: len(sims) // 4096]
-    mid = len(sims) // 2
+    mid = min(len(sims) - 1, int(len(sims) * cfg.similarity_quantile))
     return float(np.partition(sims, mid)[mid])
 
 
@@ -289,13 +338,48 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def rightness(score: float | None, source: str | None, cfg: RankingConfig) -> float:
+    """P(the tag was right for the photo) when the user decided on it, from what the model
+    said: its score, which is calibrated (on Flickr8k train photos, caption and detector tags
+    the model scored s were right about s of the time: 0.03 below 0.1, 0.29 at 0.2-0.3, 0.55
+    at 0.4-0.5, 0.84 at 0.7-0.8, 0.94 above 0.8) and carries what the detectors saw. Popular
+    forms (#dogsofinstagram) are as right as the tag they come from (score / VARIANT_FACTOR).
+    A tag the model did not suggest: `rightness_unsuggested`."""
+    if score is None:
+        return cfg.rightness_unsuggested
+    p = float(score)
+    if source == "popular":
+        p = p / VARIANT_FACTOR
+    return min(max(p, cfg.rightness_floor), cfg.rightness_cap)
+
+
+VARIANT_FACTOR = 0.15  # tagging.variants.VARIANT_FACTOR (a popular form's score / its base's)
+
+
+REJECTION_LOG = False
+
+
+def rejection_weight(right: float) -> float:
+    """How much one rejection counts against the tag: `right`, the chance it was right there.
+
+    Why: with u the user's taste (P(kept | the tag is right for the photo)), rejecting a tag
+    that is right with probability r has likelihood 1 - u r ~ (1 - u)^r, so the rejections are
+    r-weighted failures of a Beta-Bernoulli: u ~ Beta(a0 + kept, b0 + sum r). A tag rejected
+    where the model doubted it (r 0.05) is "wrong here" and barely counts; one rejected where
+    the model was sure (r 0.95) counts as a whole "not for me"."""
+    if REJECTION_LOG:
+        return -math.log(max(1e-9, 1.0 - right))
+    return right
+
+
 def is_demoted(ev: TagEvidence, cfg: RankingConfig) -> bool:
-    """Rejected (or removed) at least `min_rejections_to_demote` times and never kept."""
-    if not cfg.demote_rejected:
+    """Never kept, and rejected (or removed) enough to say "never for me": rejections that
+    weigh `demote_sure` (with rejection_context), else `min_rejections_to_demote` of them."""
+    if not cfg.demote_rejected or ev.approvals + ev.adds > 0:
         return False
-    return ev.approvals + ev.adds == 0 and ev.rejections + ev.removals >= max(
-        1, cfg.min_rejections_to_demote
-    )
+    if cfg.rejection_context:
+        return ev.neg_sure >= cfg.demote_sure - 1e-9
+    return ev.rejections + ev.removals >= max(1, cfg.min_rejections_to_demote)
 
 
 FEATURES = ("model", "library", "approval", "neighbours", "cooccurrence", "context", "bias")
@@ -335,7 +419,8 @@ def features(ev: TagEvidence, cfg: RankingConfig) -> dict[str, float]:
     return {
         "model": logit(p_model),
         "library": 1.0 if ev.model is None else 0.0,
-        "approval": approval_logodds(ev.pos_w, ev.neg_w, cfg) * (damp if ev.model is None else 1),
+        "approval": approval_logodds(ev.pos_w, ev.neg_sure if cfg.rejection_context else ev.neg_w,
+                                     cfg) * (damp if ev.model is None else 1),
         "neighbours": nb * damp,
         "cooccurrence": ev.cooc,
         "context": ev.ctx * damp,
@@ -419,6 +504,9 @@ def explain(ev: TagEvidence, parts: Mapping[str, float], demoted: bool, cfg: Ran
         if dropped == 1:
             return "you rejected this the one time it was suggested"
         return f"you rejected this on all {dropped} photos it was suggested for"
+    if is_doubted(ev, cfg):
+        return (f"you rejected this on {_plural(dropped, 'photo')}, where it may not have "
+                "fitted: offered again below the top five until you keep it")
     personal = {k: v for k, v in parts.items() if k != "model"}
     key, value = max(personal.items(), key=lambda kv: abs(kv[1]), default=("", 0.0))
     if abs(value) < 0.3:
@@ -450,6 +538,26 @@ def explain(ev: TagEvidence, parts: Mapping[str, float], demoted: bool, cfg: Ran
     )
 
 
+def is_doubted(ev: TagEvidence, cfg: RankingConfig) -> bool:
+    """Rejected where it may have been right (rejections weighing `doubt_sure`) and never
+    kept: offered again, but below the top five, until the user keeps it somewhere (a second
+    look, not a burial: a "wrong here" rejection must not hide it for good)."""
+    return (cfg.gate and cfg.rejection_context and ev.own_state is None
+            and ev.approvals + ev.adds == 0 and ev.neg_sure >= cfg.doubt_sure - 1e-9)
+
+
+def is_gated(ev: TagEvidence, cfg: RankingConfig) -> bool:
+    """May be offered, but not in the top five: a tag only the library proposes without a
+    strong cue on this photo (see RankingConfig: gate)."""
+    if not cfg.gate or ev.own_state is not None or ev.model is not None:
+        return False
+    if ev.habit is not None and ev.habit >= cfg.habit_top_min and (
+            ev.habit_lift >= cfg.habit_cue_min or ev.habit_base >= cfg.habit_top_min):
+        return False
+    return (ev.cooc < cfg.cooc_cue_min and ev.ctx < cfg.ctx_cue_min
+            and ev.nb_support - ev.nb_against < cfg.nb_cue_min)
+
+
 def rank_evidence(
     evidence: Iterable[TagEvidence],
     cfg: RankingConfig,
@@ -457,9 +565,20 @@ def rank_evidence(
     weights: Mapping[str, float] | None = None,
 ) -> list[ScoredTag]:
     """Score every tag and sort: the user's own choices, then normal tags, then demoted ones;
-    ties keep the model's order (`order`: tag -> position in the model's list)."""
+    ties keep the model's order (`order`: tag -> position in the model's list). Gated tags
+    (is_gated) come after the top `gate_top`."""
+    evidence = list(evidence)
     scored = [score_tag(ev, cfg, weights) for ev in evidence]
+    for s, ev in zip(scored, evidence, strict=True):
+        s.doubted = not s.demoted and is_doubted(ev, cfg)
+        s.gated = not s.demoted and (s.doubted or is_gated(ev, cfg))
     order = order or {}
     big = len(order) + 1
     scored.sort(key=lambda s: (not s.pinned, s.demoted, -s.score, order.get(s.tag, big), s.tag))
-    return scored
+    if not any(s.gated for s in scored):
+        return scored
+    top = [s for s in scored if not s.gated and not s.demoted][: cfg.gate_top]
+    if len(top) < cfg.gate_top:  # a short list: the library's weaker tags before doubted ones
+        top += [s for s in scored if s.gated and not s.doubted][: cfg.gate_top - len(top)]
+    rest = [s for s in scored if s not in top and not s.demoted]
+    return top + rest + [s for s in scored if s.demoted]

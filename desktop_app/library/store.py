@@ -197,7 +197,8 @@ class TagLibrary:
             if candidates:
                 decisions.count_context(conn, pid, -1)
                 photos.replace_suggestions(conn, pid, model_version, candidates, now)
-                decisions.count_context(conn, pid, +1)
+                if decisions.count_context(conn, pid, +1) is not None:
+                    decisions.reweigh_photo(conn, pid, self.config)
         return pid
 
     def _store_embedding(self, conn, pid: int, enc: photos.StoredEmbedding, model: str) -> None:
@@ -262,7 +263,7 @@ class TagLibrary:
         if not ops:
             return
         when = self.clock() if at is None else float(at)
-        half_life = self.config.half_life_days
+        cfg = self.config
         with self.db.write("record decisions") as conn:
             pid = photos.ensure_photo(conn, content_hash, str(path) if path else None,
                                       self.clock)
@@ -270,8 +271,10 @@ class TagLibrary:
             if self.config.learn:
                 learn(conn, self._sources(), pid, ops, emb)
             kept_before = decisions.count_context(conn, pid, -1)
+            rights = decisions.rightness_of(conn, pid, cfg)
             for tag, state in ops.items():
-                decisions.apply_decision(conn, pid, tag, state, when, True, half_life)
+                decisions.apply_decision(conn, pid, tag, state, when, True, cfg,
+                                         rights.get(tag, cfg.rightness_unsuggested))
             kept_after = decisions.count_context(conn, pid, +1)
             phi = self._habits.phi(emb)
             self._habits.apply(conn, [(habits.part(phi, kept_before),
@@ -444,7 +447,7 @@ class TagLibrary:
         """
         now = self.clock()
         with self.db.write("rebuild") as conn:
-            decisions.rebuild_counts(conn, now, self.config.half_life_days)
+            decisions.rebuild_counts(conn, now, self.config)
             self._habits.rebuild(conn)
 
     def export_json(self, path: str | os.PathLike, include_embeddings: bool = True) -> dict:

@@ -286,7 +286,7 @@ class Importer:
         before = self.habits.part(conn, pid, kept_tags(conn, pid))
         self._photo_rows(conn, pid, photo, now)
         for d in sorted(photo.decisions, key=lambda d: d.at):
-            if apply_decision(conn, pid, d.tag, d.state, d.at, False, self.cfg.half_life_days):
+            if apply_decision(conn, pid, d.tag, d.state, d.at, False, self.cfg):
                 report["decisions_added"] += 1
             else:
                 report["decisions_skipped"] += 1

@@ -7,7 +7,7 @@ import sqlite3
 
 import numpy as np
 
-from desktop_app.library import habits
+from desktop_app.library import habits, migrations
 from desktop_app.library.store import DB_NAME, TagLibrary
 
 from .conftest import BlockFeatures, cands, embedding, result, scene
@@ -176,10 +176,12 @@ def test_a_library_from_before_habit_models_gets_them_on_its_first_ranking(tmp_p
     with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
         review_family_photos(lib)
     conn = sqlite3.connect(folder / DB_NAME)  # as schema 2 left it
-    conn.executescript("DROP TABLE habit_sums; DROP TABLE habit_gram; PRAGMA user_version = 2;")
+    conn.executescript("DROP TABLE habit_sums; DROP TABLE habit_gram; "
+                       "ALTER TABLE photo_tags DROP COLUMN sure; "
+                       "ALTER TABLE tag_stats DROP COLUMN neg_sure; PRAGMA user_version = 2;")
     conn.close()
     with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
-        assert lib.stats()["schema_version"] == 3
+        assert lib.stats()["schema_version"] == migrations.SCHEMA_VERSION
         ranked = lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99))
         assert tags(ranked)[0] == "#familytime" and "habit" in ranked[0].parts
     assert (folder / f"{DB_NAME}.v2.bak").exists()

@@ -79,8 +79,9 @@ def test_parts_sum_to_the_score_logit():
     assert s.reason == "you used this on 4 similar photos"
 
 
-def test_rejected_only_tags_are_demoted_below_everything():
-    rejected = TagEvidence("#man", 0.99, neg_w=1.0, rejections=1)
+def test_a_tag_rejected_where_the_model_was_sure_is_demoted_below_everything():
+    # rejected twice where the model was 90 % sure of it: "never for me"
+    rejected = TagEvidence("#man", 0.99, neg_w=2.0, neg_sure=1.8, rejections=2)
     other = TagEvidence("#weak", 0.05)
     scored = ranking.rank_evidence([rejected, other], CFG)
     assert [s.tag for s in scored] == ["#weak", "#man"]
@@ -89,6 +90,33 @@ def test_rejected_only_tags_are_demoted_below_everything():
     # one approval is new evidence: no longer demoted
     rejected.approvals, rejected.pos_w = 1, 1.0
     assert not ranking.score_tag(rejected, CFG).demoted
+
+
+def test_a_tag_rejected_where_the_model_doubted_it_is_only_kept_below_the_top_five():
+    # rejected once where the model gave it 10 %: "wrong here", says little about this photo
+    doubted = TagEvidence("#pool", 0.9, neg_w=1.0, neg_sure=ranking.rejection_weight(0.1),
+                          rejections=1)
+    others = [TagEvidence(f"#t{i}", 0.5 - i / 20) for i in range(6)]
+    never = TagEvidence("#man", 0.95, neg_w=2.0, neg_sure=1.9, rejections=2)
+    scored = ranking.rank_evidence([doubted, never, *others], CFG)
+    order = [s.tag for s in scored]
+    assert order.index("#pool") == 5  # right after the top five: the user sees it again
+    assert order[-1] == "#man"  # buried: never kept, and rejected where it was right
+    assert not scored[5].demoted and "below the top five" in scored[5].reason
+    # with fewer than five other tags it is still shown, after them
+    assert [s.tag for s in ranking.rank_evidence([doubted, *others[:2]], CFG)] == [
+        "#t0", "#t1", "#pool"]
+    # its rejection weighs little against it: a sure rejection weighs far more
+    assert ranking.rejection_weight(0.1) < 0.2 < 0.9 <= ranking.rejection_weight(0.95)
+
+
+def test_rightness_is_the_models_calibrated_score():
+    assert ranking.rightness(0.8, "caption", CFG) == pytest.approx(0.8)
+    assert ranking.rightness(0.0, "detector", CFG) == CFG.rightness_floor
+    assert ranking.rightness(1.0, "caption", CFG) == CFG.rightness_cap
+    # a popular form (#dogsofinstagram) is as right as the tag it comes from
+    assert ranking.rightness(0.12, "popular", CFG) == pytest.approx(0.8)
+    assert ranking.rightness(None, None, CFG) == CFG.rightness_unsuggested
 
 
 def test_own_decisions_pin_or_demote():

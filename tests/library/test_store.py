@@ -247,13 +247,14 @@ def _aggregates(lib: TagLibrary) -> dict:
     return {
         "photo_tags": conn.execute("SELECT * FROM photo_tags ORDER BY 1, 2").fetchall(),
         "stats": [
-            (r[0], round(r[1], 6), round(r[2], 6), *r[4:8])
+            (r[0], round(r[1], 6), round(r[2], 6), round(r[3], 6), *r[5:9])
             for r in conn.execute(
                 "SELECT tag, pos_w * pow(2.0, -(? - ref_at) / 86400.0 / ?), "
-                "neg_w * pow(2.0, -(? - ref_at) / 86400.0 / ?), ref_at, approved, rejected, "
+                "neg_w * pow(2.0, -(? - ref_at) / 86400.0 / ?), "
+                "neg_sure * pow(2.0, -(? - ref_at) / 86400.0 / ?), ref_at, approved, rejected, "
                 "added, removed FROM tag_stats WHERE approved + rejected + added + removed > 0 "
                 "ORDER BY tag",
-                (2e9, lib.config.half_life_days, 2e9, lib.config.half_life_days),
+                (2e9, lib.config.half_life_days) * 3,
             )
         ],
         "pairs": conn.execute("SELECT * FROM tag_pairs WHERE n > 0 ORDER BY 1, 2").fetchall(),
@@ -267,10 +268,10 @@ def test_incremental_aggregates_match_a_rebuild(lib):
     vocab = [f"#t{i}" for i in range(8)]
     for step in range(120):
         h = f"p{rng.integers(0, 10)}"
-        if rng.random() < 0.15:
+        if rng.random() < 0.15:  # tagged (again): the rejections there are weighed anew
             picks = rng.choice(vocab, 3, replace=False)
-            lib.record_result(result(h, cands(*[(t, 0.5) for t in picks]), embedding(step % 4)),
-                              1.0, 10, f"m{rng.integers(0, 2)}")
+            lib.record_result(result(h, cands(*[(t, float(rng.random())) for t in picks]),
+                                     embedding(step % 4)), 1.0, 10, f"m{rng.integers(0, 2)}")
             continue
         action = ["approve", "reject", "add", "remove"][rng.integers(0, 4)]
         lib.record_decisions(h, **{action: [str(rng.choice(vocab))]})
@@ -285,3 +286,35 @@ def test_always_add_tag_ranked_once_and_rule_beats_block(lib):
     lib.add_always("#x")  # the later rule wins
     assert lib.rules()["blocked"] == [] and lib.rules()["always"] == ["#x"]
     assert tags(lib.rank(cands(("#x", 0.2), ("#y", 0.3)), None)) == ["#x", "#y"]
+
+
+def test_a_wrong_here_rejection_does_not_bury_the_tag_where_it_is_right(lib):
+    """#pool rejected where the model doubted it (10 %) is offered again, just below the top
+    five, where the model is sure; #man rejected twice where the model was sure (90 %) is
+    "never for me" and goes last. One keep brings #pool back."""
+    lib.record_result(result("park", cands(("#grass", 0.8), ("#pool", 0.1), ("#man", 0.9))),
+                      1.0, 10, "m")
+    lib.record_decisions("park", approve=["#grass"], reject=["#pool", "#man"])
+    lib.record_result(result("street", cands(("#car", 0.8), ("#man", 0.9))), 1.0, 10, "m")
+    lib.record_decisions("street", approve=["#car"], reject=["#man"])
+    pool = cands(("#pool", 0.9), ("#water", 0.7), ("#man", 0.9), ("#swim", 0.6), ("#boy", 0.5),
+                 ("#splash", 0.45), ("#summer", 0.4), ("#sun", 0.3))
+    ranked = tags(lib.rank(pool, None))
+    assert ranked.index("#pool") == 5 and ranked[-1] == "#man"
+    lib.record_decisions("elsewhere", approve=["#pool"])
+    assert tags(lib.rank(pool, None))[0] == "#pool"
+    prefs = {p.tag: p for p in lib.tag_preferences()}
+    assert (prefs["#pool"].approvals, prefs["#pool"].rejections) == (1, 1)
+
+
+def test_tagging_a_photo_again_weighs_its_rejections_by_the_new_suggestions(lib):
+    lib.record_result(result("h", cands(("#cat", 0.05))), 1.0, 10, "m1")
+    lib.record_decisions("h", reject=["#cat"])
+    doubted = lib.rank(cands(("#cat", 0.9)), None)[0]
+    assert not doubted.parts["approval"] < -0.1  # a doubtful rejection barely counts
+    lib.record_result(result("h", cands(("#cat", 0.95))), 2.0, 10, "m2")  # a better model: sure
+    assert lib.rank(cands(("#cat", 0.9)), None)[0].parts["approval"] < -0.5
+    before = _aggregates(lib)
+    lib.rebuild_aggregates()
+    assert _aggregates(lib) == before
+
