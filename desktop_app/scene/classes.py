@@ -46,3 +46,26 @@ def class_of_word() -> dict[str, str]:
         for w in c.words:
             seen.setdefault(w, set()).add(c.label)
     return {w: next(iter(labels)) for w, labels in seen.items() if len(labels) == 1}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A tag the things in a photo point to together (resources/scene/places.tsv)."""
+
+    tag: str
+    classes: dict[str, float]  # COCO class -> how far it points here (1.0 fully)
+    imagenet: frozenset[str]
+
+
+@cache
+def places() -> tuple[Place, ...]:
+    text = (resources_dir() / "scene" / "places.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    out = []
+    for tag, members, imagenet in rows[1:]:
+        weights: dict[str, float] = {}
+        for item in members.split(","):
+            name, _, w = item.strip().partition(":")
+            weights[name] = float(w) if w else 1.0
+        out.append(Place(tag, weights, frozenset(imagenet.split("|"))))
+    return tuple(out)

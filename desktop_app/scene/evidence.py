@@ -44,6 +44,7 @@ class SceneEvidence:
     faces: tuple[Detection, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)  # class -> strongest evidence
     classifier_sure: str = ""  # the classifier's top class when it is sure of it ("leopard")
+    imagenet: tuple[ImagenetGuess, ...] = ()
 
     @classmethod
     def build(cls, detections: Iterable[Detection], imagenet: Iterable[ImagenetGuess] = ()) -> SceneEvidence:
@@ -59,7 +60,7 @@ class SceneEvidence:
             scores[label] = max(scores.get(label, 0.0), CLASSIFIER_WEIGHT * p)
         top = max(guesses, key=lambda g: g.prob, default=None)
         sure = top.label if top is not None and top.prob >= CLASSIFIER_SURE else ""
-        return cls(objects, tuple(d for d in dets if d.kind == "face"), scores, sure)
+        return cls(objects, tuple(d for d in dets if d.kind == "face"), scores, sure, guesses)
 
     @property
     def empty(self) -> bool:
@@ -83,9 +84,12 @@ class SceneEvidence:
 
     def seen_surely(self, exclude: str = "") -> bool:
         """A big thing other than `exclude` (an animal, a vehicle, food, furniture ...) was
-        surely detected: people and small things (a ball, a cup) prove nothing about the rest."""
+        surely detected: small things (a ball, a cup) prove nothing about the rest, and people
+        only about animals (a person and no animal anywhere: the "dog" is a phantom)."""
         classes = coco_classes()
-        return any(d.score >= STRONG and d.label != exclude and classes[d.label].group in BIG
+        animal = exclude in classes and classes[exclude].group == "animal"
+        return any(d.score >= STRONG and d.label != exclude
+                   and (classes[d.label].group in BIG or (animal and d.label == PERSON))
                    for d in self.objects)
 
     def contradicts(self, label: str) -> bool:

@@ -30,11 +30,12 @@ from .evidence import SceneEvidence
 
 BOOST = 1.0  # log-probability bonus per unit of detector score for a seen class's words
 PENALTY = 3.0  # log-probability penalty for the words of a contradicted class
-SENTENCE_WORD_PROB = 0.5  # a plain sentence's own words ("standing in a field") are guesses
+SENTENCE_WORD_PROB = 0.3  # a plain sentence's own words ("standing in a field") are guesses,
+# a room its objects name (a toilet: a bathroom) as sure as they are, "person" a poor tag
 MIN_SENTENCE_SCORE = 0.4  # a plain sentence needs a subject seen at least this surely
 # A caption less sure than this is replaced by a plain sentence when the detectors saw
 # something surely: an unsure caption is the captioner outside its world (Flickr8k).
-SENTENCE_BELOW = 0.05
+SENTENCE_BELOW = 0.2
 NUMBERS = {2: "two", 3: "three"}
 ROOMS = (
     ("bathroom", {"toilet", "sink", "toothbrush", "hair drier"}),
@@ -115,14 +116,17 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
     second = others[0] if others else None
 
     def tagged(words: list[str], label: str | None) -> list[tuple[str, str | None]]:
-        return [(w, label if w in label.split() or w in (classes[label].plural.split()) else None)
-                for w in words] if label else [(w, None) for w in words]
+        if label is None or label == PERSON:
+            return [(w, None) for w in words]
+        return [(w, label if w in label.split() or w in classes[label].plural.split() else None)
+                for w in words]
 
     if rank.get(classes[main].group, 3) > 1:
         for room, members in ROOMS:
             inside = [p for p in present if p in members][:2]
             if inside:
-                out = tagged(["a", *room.split(), "with"], None)
+                # the room is as sure as the things that name it (a toilet: a bathroom)
+                out = [("a", None), *((w, inside[0]) for w in room.split()), ("with", None)]
                 for i, label in enumerate(inside):
                     out += ([("and", None)] if i else []) + tagged(_with(label), label)
                 return out
@@ -173,7 +177,7 @@ def _from_sentence(caption: CaptionResult, words: list[tuple[str, str | None]],
     return replace(caption, caption=" ".join(tokens), tokens=tokens, token_probs=probs,
                    attention=att.astype(np.float32), grid=grid,
                    log_prob=float(sum(math.log(max(p, 1e-6)) for p in probs)),
-                   source="detections", original=caption.caption)
+                   source="detections", original=caption.caption, alternatives=())
 
 
 def _replacement(label: str, evidence: SceneEvidence, mentioned: set[str]) -> str | None:

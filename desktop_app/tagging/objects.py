@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-from ..scene.classes import PERSON, class_of_word, coco_classes
-from ..scene.evidence import SceneEvidence
+from ..scene.classes import PERSON, class_of_word, coco_classes, places
+from ..scene.evidence import CLASSIFIER_WEIGHT, SceneEvidence
 from .rules import clean_word, words_key
 from .scoring import clamp, noisy_or, specificity
 
@@ -28,6 +28,8 @@ FACE_WEIGHT = 0.15  # face tags: a guess about how the photo was taken, after it
 # A thing people name covers some of the photo: a class whose boxes together cover less than
 # SALIENT_AREA counts less (by the square root of the share), as a cup at the edge of a street.
 SALIENT_AREA = 0.15
+PLACE_WEIGHT = 0.8  # #kitchen from an oven and a fridge: a step further from what was seen
+PLACE_MIN = 0.3  # a place needs at least this much evidence to be offered
 CROWD = 3  # this many people boxes make #people
 SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
 
@@ -74,6 +76,7 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
         what = f"{n} {c.plural}" if n > 1 else f"a {c.label}"
         out.append((c.tag, weight * specificity(c.tag),
                      f"seen in the photo: {what} ({best:.0%})", boxes))
+    out += place_tags(evidence)
     n_objects = len(evidence.objects)
     faces = evidence.faces
     first = n_objects  # faces follow the objects in PhotoResult.detections
@@ -88,6 +91,30 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
         out.append((("groupphoto",), FACE_WEIGHT * score, f"{len(faces)} faces",
                     list(range(first, first + len(faces)))))
     return sorted(out, key=lambda t: -t[1])
+
+
+def place_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float, str, list[int]]]:
+    """#kitchen, #bathroom, #food ...: the things detected and the classifier's classes that
+    point there together (noisy-OR), see resources/scene/places.tsv."""
+    out = []
+    for place in places():
+        miss, why, boxes = 1.0, [], []
+        for i, d in enumerate(evidence.objects):
+            w = place.classes.get(d.label, 0.0)
+            if w:
+                miss *= 1.0 - w * d.score
+                boxes.append(i)
+                if d.label not in why:
+                    why.append(d.label)
+        for g in evidence.imagenet:
+            if g.label in place.imagenet:
+                miss *= 1.0 - CLASSIFIER_WEIGHT * g.prob
+                why.append(g.label)
+        p = 1.0 - miss
+        if p >= PLACE_MIN:
+            out.append(((place.tag,), PLACE_WEIGHT * p, f"a {place.tag} by what is in it: {', '.join(why[:3])}",
+                        boxes))
+    return out
 
 
 def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
