@@ -118,6 +118,27 @@ class StallSampler:
             print(f"  stalled x{n}: {stack}")
 
 
+class GcTimes:
+    """How long Python's cyclic garbage collector ran (any thread; it holds the interpreter)."""
+
+    def __init__(self):
+        import gc
+
+        self.runs: list[tuple[float, int, float]] = []  # (ms, generation, at)
+        self._start = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.runs.append((1000 * (time.perf_counter() - self._start), info["generation"], time.perf_counter()))
+
+    def worst(self) -> str:
+        runs = sorted(self.runs, reverse=True)[:3]
+        return ", ".join(f"{ms:.0f} ms (generation {g})" for ms, g, _ in runs) or "none"
+
+
 class User:
     """Approves the next undecided chip every 300 ms; every third time, the next photo."""
 
@@ -184,6 +205,7 @@ def run(folder: Path, n_photos: int, deadline: float, why: bool = False) -> dict
 
     win.progress = progress  # the controller's listener: the window, watched
     beat = Heartbeat(t0)
+    gc_times = GcTimes()
     sampler = StallSampler(beat) if why else None
     win.start()
     win.add_paths([str(folder)])
@@ -213,7 +235,7 @@ def run(folder: Path, n_photos: int, deadline: float, why: bool = False) -> dict
         "photos": len(photos), "tagged": sum(1 for p in photos if p.taggable),
         "failed": sum(1 for p in photos if p.status == Status.ERROR), "marks": marks,
         "worst": beat.worst(), "texts": texts, "moves": moves[0], "decisions": user.decisions,
-        "beats": len(beat.gaps), "load": (load_before, os.getloadavg()[0]),
+        "beats": len(beat.gaps), "load": (load_before, os.getloadavg()[0]), "gc": gc_times.worst(),
     }
     t_close = time.perf_counter()
     win.close()
@@ -237,7 +259,8 @@ def report(r: dict, made_s: float | None) -> int:
     print(f"first ETA {r['texts'][0][1]!r} at {r['texts'][0][0]:.2f} s" if r["texts"] else "no ETA shown")
     print("GUI thread: longest stall {:.0f} ms (goal < {:.0f} ms); worst five: {}".format(
         stall, STALL_GOAL_MS, ", ".join(f"{g:.0f} ms at {t:.1f} s" for g, t in r["worst"])))
-    print(f"memory: peak RSS {r['peak_rss_mb']:.0f} MB (goal <= {MEMORY_GOAL_MB:.0f} MB)")
+    print(f"memory: peak RSS {r['peak_rss_mb']:.0f} MB (goal <= {MEMORY_GOAL_MB:.0f} MB); longest garbage "
+          f"collections: {r['gc']}")
     print(f"user: {r['decisions']} decisions while tagging; closing (session saved) took {r['close_s']:.2f} s")
     print(f"machine: {os.cpu_count()} cores; load average (1 min) {r['load'][0]:.1f} before, "
           f"{r['load'][1]:.1f} after (this run and anything else the machine ran)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -101,6 +101,7 @@ class Review(SessionKeeping):
         self.current: Photo | None = None
         self.learned = 0  # decisions and rule changes so far: photos ranked before are stale
         self.model_state = "idle"  # idle | loading | ready | failed
+        self.model_loader: Callable[[Any], ModelInfo] = load_model  # (the window's pauses the GC)
         self.model_error: str | None = None
         self.library = None  # set once opened (never opened on the GUI thread)
         self.job_files: list[Path] | None = None
@@ -245,8 +246,8 @@ class Review(SessionKeeping):
         self.model_state, self.model_error = "loading", None
         self.listener.model_changed("loading", "Captioner: loading…", "The captioning model is loading.")
         self.start_tagging()  # says why nothing moves yet
-        self.runner.run_task(lambda: load_model(self.pipeline), self._model_loaded, self._model_failed,
-                             priority=BACKGROUND)
+        self.runner.run_task(lambda: self.model_loader(self.pipeline), self._model_loaded,
+                             self._model_failed, priority=BACKGROUND)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model_state, self.model_error = "ready", None

@@ -47,7 +47,14 @@ from .settings import AppSettings, SettingsDialog, SettingsStore
 from .thumbnails import ThumbnailCache
 from .watching import WatchBridge
 from .widgets import Banner, EmptyState, StatusLine
-from .workers import BACKGROUND, SyncRunner, TaggingJob, TaskRunner
+from .workers import (
+    BACKGROUND,
+    SyncRunner,
+    TaggingJob,
+    TaskRunner,
+    freeze_long_lived,
+    load_model_quietly,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,7 @@ class MainWindow(QMainWindow):
         self.thumbs = thumbnails or ThumbnailCache()
         self.review = Review(pipeline, self.runner, session, listener=self)
         self.review.apply_options(self.settings.style, self.settings.top_k, self.settings.beam)
+        self.review.model_loader = load_model_quietly
         self.job: TaggingJob | None = None
         self._display: OrderedDict[Path, object] = OrderedDict()  # small LRU of display images
 
@@ -313,6 +321,7 @@ class MainWindow(QMainWindow):
     def _job_finished(self, cancelled: bool) -> None:
         self.job = None
         self.review.job_finished(cancelled)
+        freeze_long_lived()
 
     # -- messages ------------------------------------------------------------------------
     def show_error(self, text: str, kind: str = "error") -> None:

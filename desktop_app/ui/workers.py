@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -32,7 +33,8 @@ from ..session.tasks import report as _report
 log = logging.getLogger(__name__)
 
 __all__ = ["BACKGROUND", "Callback", "ErrorCallback", "ModelInfo", "SyncRunner", "TaggingJob", "TaskRunner",
-           "ThreadRunner", "batch_marks", "device_summary", "eta_text", "load_model"]
+           "ThreadRunner", "batch_marks", "device_summary", "eta_text", "freeze_long_lived", "load_model",
+           "load_model_quietly"]
 
 
 class _Relay(QObject):
@@ -115,6 +117,28 @@ class ThreadRunner(QObject):
 
     def wait(self, msecs: int = -1) -> bool:
         return self.background.waitForDone(msecs) and self.pool.waitForDone(msecs)
+
+
+# -- the garbage collector ----------------------------------------------------------------------
+def load_model_quietly(pipeline) -> ModelInfo:
+    """load_model with Python's cyclic garbage collector paused, then what it loaded frozen out
+    of later collections (gc.freeze): loading the captioner and the hashtag code makes so many
+    objects that one full collection walked them for ~0.2 s, holding every thread, the GUI
+    thread too; afterwards each full collection would walk them again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return load_model(pipeline)
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
+
+
+def freeze_long_lived() -> None:
+    """A batch is tagged: its results live as long as the batch, so full collections need not
+    walk them (gc.freeze; they are freed by reference counting as before, having no cycles)."""
+    gc.freeze()
 
 
 # -- pure helpers -----------------------------------------------------------------------------
