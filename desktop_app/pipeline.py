@@ -315,7 +315,7 @@ class Pipeline:
         from .tagging import suggest_hashtags
         from .tagging.extend import extend_for_photo, trends_folder
 
-        evidence = SceneEvidence.build(result.detections, result.caption.imagenet)
+        evidence = SceneEvidence.build(result.detections, result.caption.imagenet) if self.detectors else None
         found = suggest_hashtags(result.caption, style=self.options.style, limit=self.options.top_k * 2,
                                  evidence=evidence)
         lib = self.library

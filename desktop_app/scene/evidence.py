@@ -104,6 +104,15 @@ class SceneEvidence:
             return False
         return self.seen_surely(exclude=label) or self._classifier_says_other(label)
 
+    def unsupported(self, label: str) -> bool:
+        """Neither detector box nor classifier speaks for a person or a big thing."""
+        classes = coco_classes()
+        if label not in classes or self.score(label) >= ABSENT:
+            return False
+        if label == PERSON:
+            return not self.faces
+        return classes[label].group in BIG
+
     def doubts(self, label: str) -> bool:
         """The weaker test for a guess that did not come from the caption (the tag detector's
         #dog, a classifier category): no sign of `label` while the detector surely saw other

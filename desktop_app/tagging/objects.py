@@ -24,6 +24,8 @@ OBJECT_WEIGHT = 0.9  # a detected class's tag: its detector score x this
 OBJECT_SUPPORT = 0.7  # what a detection adds to another source's same tag (noisy-OR)
 CONTRADICTED = 0.1  # what is left of a candidate whose subject the detectors contradict ...
 DROP_BELOW = 0.1  # ... and below this it is dropped (it would only fill an empty top five)
+UNSUPPORTED_MIN = 0.2  # a weak guess of a person or a big thing that neither the detector nor
+# the classifier supports is dropped too (a #dog at 9 % on a photo where nothing saw a dog)
 FACE_WEIGHT = 0.15  # face tags: a guess about how the photo was taken, after its subjects
 # A thing people name covers some of the photo: a class whose boxes together cover less than
 # SALIENT_AREA counts less (by the square root of the share), as a cup at the edge of a street.
@@ -147,6 +149,8 @@ def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
             cand.reason += f"; but the detectors saw no {what} in the photo"
             if cand.score < DROP_BELOW:
                 dropped.add(cand.key)
+        elif evidence.unsupported(label) and cand.score < UNSUPPORTED_MIN:
+            dropped.add(cand.key)
         elif evidence.count(label):
             cand.boxes = evidence.boxes_of(label)
     return [c for c in cands if c.key not in dropped]

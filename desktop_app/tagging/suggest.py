@@ -284,7 +284,7 @@ def suggest_hashtags(
         det = default_detector() if detector is True else (detector or None)
         if det is not None:
             cands = _apply_detector(cands, caption, det)
-    if evidence is not None and not evidence.empty:
+    if evidence is not None:  # (the detectors ran, even if they found nothing)
         cands = arbitrate(cands, evidence, _object_candidate)
     ranked = sorted(cands, key=lambda c: (-c.score, c.order, -c.parts.get("classifier", 0.0)))
     out: list[HashtagSuggestion] = []
