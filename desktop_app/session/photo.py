@@ -76,6 +76,7 @@ class Post:
     caption: str  # sentence-cased, "" when none
     tags: tuple[str, ...]  # at most MAX_HASHTAGS, in the user's order
     approved: int  # tags approved in all (may be over the limit)
+    left_out: tuple[str, ...] = ()  # approved beyond the limit: not pasted
 
     @property
     def text(self) -> str:
@@ -97,7 +98,9 @@ def post_of(photo: Photo | None, with_caption: bool = True) -> Post:
         return Post("", (), 0)
     kept = photo.kept()
     cap = photo.post_caption() if with_caption else None
-    return Post(caption_sentence(cap) if cap else "", tuple(clean_tags(kept)), len(kept))
+    tags = tuple(clean_tags(kept))
+    every = clean_tags(kept, limit=len(kept) + 1)
+    return Post(caption_sentence(cap) if cap else "", tags, len(kept), tuple(every[len(tags):]))
 
 
 def plural(n: int, noun: str, many: str | None = None) -> str:

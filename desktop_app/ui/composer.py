@@ -29,6 +29,7 @@ from ..session.photo import Post
 from .chips import GAP, ChipFlow, H, TagEntry
 
 EMPTY_POST = "Approve hashtags (✓ or A) and the post appears here, as it will be pasted."
+NO_POST = "The post appears here once the photo is tagged."
 KEYS_HINT = "A approve · R reject · arrows move · Space toggles · Enter next photo"
 
 
@@ -142,7 +143,7 @@ class Composer(QWidget):
         for w in (self.copy, self.entry, self.add):
             w.setEnabled(post is not None)
         if post is None:
-            self.preview.setText("")
+            self.preview.setText(f'<span style="color: palette(placeholder-text)"><i>{NO_POST}</i></span>')
             self.counter.setText("")
             return
         over = post.over > 0
@@ -157,11 +158,19 @@ class Composer(QWidget):
             parts.append(html.escape(post.caption))
         if post.tags:
             parts.append(html.escape(" ".join(post.tags)))
+        if post.left_out:
+            parts.append(f'<span style="color: palette(placeholder-text)"><s>{html.escape(" ".join(post.left_out))}'
+                         f"</s> (over {MAX_HASHTAGS}: not pasted)</span>")
         self.preview.setText("<br><br>".join(parts))
 
     def preview_text(self) -> str:
-        """The preview as plain text (what Copy puts on the clipboard)."""
-        return self.preview.text().replace("<br>", "\n")
+        """The preview as plain text (what Copy puts on the clipboard, less any note on tags
+        over the limit)."""
+        import re
+
+        text = self.preview.text().split("<br><br><span")[0] if "not pasted" in self.preview.text() \
+            else self.preview.text()
+        return html.unescape(re.sub(r"<[^>]+>", "", text.replace("<br>", "\n")))
 
     def _caption_toggled(self, on: bool) -> None:
         if not self._showing:

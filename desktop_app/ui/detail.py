@@ -255,6 +255,7 @@ class DetailPanel(QWidget):
             return
         cap = res.caption
         edited = it.edited  # set wherever the caption is edited
+        self.play.setEnabled(len(self._muted()) < len(cap.tokens))  # a word with a map to walk to
         self._render_caption()
         self.chips.set_tags(res.hashtags, it.decisions, it.order, None if edited else cap)
         self.update_post()
@@ -347,7 +348,7 @@ class DetailPanel(QWidget):
             word = res.caption.tokens[index]
             if muted:
                 typed = " (you typed it)" if self.item.edited else ""
-                self.hint.setText(f"“{word}” has no attention map{typed}.")
+                self.hint.setText(f"“{word}” has no attention map{typed}." + _boxed(boxes))
             else:
                 self.hint.setText(self._looked(f"“{word}”", weights) + _boxed(boxes))
         if res is not None and res.caption is not None:

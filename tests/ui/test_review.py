@@ -199,6 +199,7 @@ def test_over_thirty_approved_tags_the_post_keeps_the_first_thirty(library, tmp_
         review.add_tag(f"tag{i:02d}")
     post = review.post()
     assert len(post.tags) == 30 and post.tags[0] == "#tag00" and post.over == 4
+    assert post.left_out == ("#tag30", "#tag31", "#tag32", "#tag33")
     assert post.counter() == "34 approved: the first 30 go in the post"
     assert photo.status == Status.APPROVED
 
