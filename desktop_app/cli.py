@@ -34,6 +34,63 @@ def _add_sidecar_name(p: argparse.ArgumentParser) -> None:
                    "or photo.xmp (replace: Lightroom); an existing one is updated under either name")
 
 
+def _add_library_command(sub) -> None:
+    """`hashlens library stats|export|import|check|repair`."""
+    p = sub.add_parser("library", help="the tag library: stats, export, import, check, repair")
+    lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True, parser_class=_Parser)
+    q = lsub.add_parser("stats", help="counts of photos, decisions and tags")
+    q.add_argument("--json", action="store_true")
+    _add_library(q)
+    q = lsub.add_parser("export", help="write the whole library as JSON (backup)")
+    q.add_argument("file", metavar="FILE")
+    _add_library(q)
+    q = lsub.add_parser("import", help="merge a JSON backup into the library")
+    q.add_argument("file", metavar="FILE")
+    _add_library(q)
+    q = lsub.add_parser("check", help="is the library damaged? (SQLite's integrity_check; "
+                        "exit 1 when damaged)",
+                        description="Check the whole library file with SQLite's integrity_check "
+                        "(seconds for a large library), read-only. Exit 0: intact; 1: damaged "
+                        "(what SQLite found is listed; `hashlens library repair` recovers).")
+    q.add_argument("--quick", action="store_true",
+                   help="quick_check: skips comparing each index with its table (faster)")
+    q.add_argument("--json", action="store_true")
+    _add_library(q)
+    q = lsub.add_parser("repair", help="copy what can be read of a damaged library into a new "
+                        "one (the damaged file is kept)",
+                        description="Copy everything SQLite can still read of a damaged library "
+                        "into a new library, rebuild what is derived from the decisions, check "
+                        "it, and put it in place; the damaged file is kept beside it as "
+                        "library.sqlite3.damaged-DATE and never written. Close the app and any "
+                        "`hashlens watch` first.")
+    q.add_argument("--output", metavar="DIR",
+                   help="write the repaired library into DIR instead (the damaged one stays "
+                   "where it is)")
+    q.add_argument("--force", action="store_true",
+                   help="rebuild the library even when SQLite finds no damage")
+    q.add_argument("--json", action="store_true")
+    _add_library(q)
+
+
+def _add_trends_command(sub) -> None:
+    """`hashlens trends import|list|clear`."""
+    p = sub.add_parser("trends", help="trending hashtag lists: import, list, clear")
+    tsub = p.add_subparsers(dest="trends_command", metavar="ACTION", required=True, parser_class=_Parser)
+    q = tsub.add_parser("import", help="import a trending list (.txt or .csv; - reads a paste on stdin)")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--days", type=int, default=7, metavar="N", help="it expires N days after its date (default 7)")
+    q.add_argument("--date", metavar="YYYY-MM-DD", help="the list's date (default: a date in the file, else today)")
+    q.add_argument("--json", action="store_true", help="print the import report as JSON")
+    _add_library(q)
+    q = tsub.add_parser("list", help="the imported lists, active and expired")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--tags", action="store_true", help="also print each list's tags")
+    _add_library(q)
+    q = tsub.add_parser("clear", help="remove all lists (or only the expired ones)")
+    q.add_argument("--expired", action="store_true", help="only the expired lists")
+    _add_library(q)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hashlens",
@@ -80,40 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sidecar_name(p)
     _add_library(p)
 
-    p = sub.add_parser("library", help="the tag library: stats, export, import, check, repair")
-    lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True, parser_class=_Parser)
-    q = lsub.add_parser("stats", help="counts of photos, decisions and tags")
-    q.add_argument("--json", action="store_true")
-    _add_library(q)
-    q = lsub.add_parser("export", help="write the whole library as JSON (backup)")
-    q.add_argument("file", metavar="FILE")
-    _add_library(q)
-    q = lsub.add_parser("import", help="merge a JSON backup into the library")
-    q.add_argument("file", metavar="FILE")
-    _add_library(q)
-    q = lsub.add_parser("check", help="is the library damaged? (SQLite's integrity_check; "
-                        "exit 1 when damaged)",
-                        description="Check the whole library file with SQLite's integrity_check "
-                        "(seconds for a large library), read-only. Exit 0: intact; 1: damaged "
-                        "(what SQLite found is listed; `hashlens library repair` recovers).")
-    q.add_argument("--quick", action="store_true",
-                   help="quick_check: skips comparing each index with its table (faster)")
-    q.add_argument("--json", action="store_true")
-    _add_library(q)
-    q = lsub.add_parser("repair", help="copy what can be read of a damaged library into a new "
-                        "one (the damaged file is kept)",
-                        description="Copy everything SQLite can still read of a damaged library "
-                        "into a new library, rebuild what is derived from the decisions, check "
-                        "it, and put it in place; the damaged file is kept beside it as "
-                        "library.sqlite3.damaged-DATE and never written. Close the app and any "
-                        "`hashlens watch` first.")
-    q.add_argument("--output", metavar="DIR",
-                   help="write the repaired library into DIR instead (the damaged one stays "
-                   "where it is)")
-    q.add_argument("--force", action="store_true",
-                   help="rebuild the library even when SQLite finds no damage")
-    q.add_argument("--json", action="store_true")
-    _add_library(q)
+    _add_library_command(sub)
 
     p = sub.add_parser("export", help="write approved hashtags for Instagram, txt, csv or XMP")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -126,21 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sidecar_name(p)
     _add_library(p)
 
-    p = sub.add_parser("trends", help="trending hashtag lists: import, list, clear")
-    tsub = p.add_subparsers(dest="trends_command", metavar="ACTION", required=True, parser_class=_Parser)
-    q = tsub.add_parser("import", help="import a trending list (.txt or .csv; - reads a paste on stdin)")
-    q.add_argument("file", metavar="FILE")
-    q.add_argument("--days", type=int, default=7, metavar="N", help="it expires N days after its date (default 7)")
-    q.add_argument("--date", metavar="YYYY-MM-DD", help="the list's date (default: a date in the file, else today)")
-    q.add_argument("--json", action="store_true", help="print the import report as JSON")
-    _add_library(q)
-    q = tsub.add_parser("list", help="the imported lists, active and expired")
-    q.add_argument("--json", action="store_true")
-    q.add_argument("--tags", action="store_true", help="also print each list's tags")
-    _add_library(q)
-    q = tsub.add_parser("clear", help="remove all lists (or only the expired ones)")
-    q.add_argument("--expired", action="store_true", help="only the expired lists")
-    _add_library(q)
+    _add_trends_command(sub)
 
     p = sub.add_parser("train", help="train a captioner on Flickr8k- or COCO-style data")
     from .captioning.train_args import add_train_arguments
