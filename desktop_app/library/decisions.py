@@ -279,8 +279,9 @@ def rebuild_stats(conn: sqlite3.Connection, now: float, cfg: RankingConfig) -> N
     half_life = cfg.half_life_days
     # ranking.rightness in SQL (one pass at 1M decisions instead of a query per photo)
     conn.execute("DROP TABLE IF EXISTS temp.latest_run")
+    conn.execute("CREATE TEMP TABLE latest_run(photo_id INTEGER PRIMARY KEY, model_version TEXT)")
     conn.execute(
-        "CREATE TEMP TABLE latest_run AS SELECT photo_id, model_version FROM (SELECT photo_id, "
+        "INSERT INTO temp.latest_run SELECT photo_id, model_version FROM (SELECT photo_id, "
         "model_version, row_number() OVER (PARTITION BY photo_id ORDER BY created_at DESC) AS rn "
         "FROM suggestions) WHERE rn = 1"
     )

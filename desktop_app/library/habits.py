@@ -201,13 +201,3 @@ class HabitModels:
         return [HabitPrediction(t, float(v), self.kept[t], int(j), float(lift[j, k]),
                                 min(1.0, self.kept[t] / n))
                 for k, (t, v, j) in enumerate(zip(self.tags, values, best, strict=True))]
-
-    def cues(self, phi: np.ndarray, names: Sequence[str], least: float = 0.05) -> dict[str, str]:
-        """For each tag, the feature of this photo that raises P(kept) most, by its name ("#child"
-        for "#familytime"), when it raises it by at least `least`; for the reason shown."""
-        if not self.tags or len(names) != len(phi) - 1:
-            return {}
-        lift = phi[:-1, None] * self.weights[:-1]  # (features, tags)
-        best = lift.argmax(axis=0)
-        return {t: names[j] for t, j, v in zip(self.tags, best, lift.max(axis=0), strict=True)
-                if v >= least}

@@ -100,17 +100,21 @@ class RankingConfig:
     # A tag only the library proposes (a habit, a neighbour's, a co-occurring one) enters the
     # top `gate_top` only where the photo calls for it: its habit model's P(kept) is at least
     # `habit_top_min` and a strong cue says so (one feature of the photo raising it by
-    # `habit_cue_min`, or the tag is kept on that share of all photos: an every-photo habit),
+    # `habit_cue_min`, or the tag is kept on `habit_every_photo` of all photos: a signature),
     # or the user chose a tag it goes with (co-occurrence `cooc_cue_min`), or the model saw
     # something the user keeps it with (context `ctx_cue_min`), or close neighbours kept it
-    # (support `nb_cue_min`). A base rate alone never puts it there.
+    # (support `nb_cue_min`, most of them: `nb_cue_share`). A base rate alone never puts it
+    # there.
     gate: bool = True
     gate_top: int = 5
     habit_top_min: float = 0.4
     habit_cue_min: float = 0.1
+    habit_every_photo: float = 0.8  # kept on this share of all photos: needs no cue
     cooc_cue_min: float = 0.5
     ctx_cue_min: float = 0.5  # the model suggested a tag the user keeps it with this often
-    nb_cue_min: float = 0.5
+    ctx_habit_min: float = 0.2  # ... and the tag's habit model, if any, does not disagree
+    nb_cue_min: float = 0.5  # close neighbours kept it (summed similarity weight) ...
+    nb_cue_share: float = 0.5  # ... and most of the similar photos did
     context_shrink: float = 2.0  # k_s
     context_min: float = 0.25  # a suggested tag adds t as a candidate above this rate
     model_floor: float = 0.05  # prior probability of a tag the model did not propose
@@ -353,10 +357,9 @@ def rightness(score: float | None, source: str | None, cfg: RankingConfig) -> fl
     return min(max(p, cfg.rightness_floor), cfg.rightness_cap)
 
 
-VARIANT_FACTOR = 0.15  # tagging.variants.VARIANT_FACTOR (a popular form's score / its base's)
-
-
-REJECTION_LOG = False
+# tagging.variants.VARIANT_FACTOR (a popular form's score / its base's; a test holds them equal:
+# ranking stays free of the tagging code's imports)
+VARIANT_FACTOR = 0.15
 
 
 def rejection_weight(right: float) -> float:
@@ -367,8 +370,6 @@ def rejection_weight(right: float) -> float:
     r-weighted failures of a Beta-Bernoulli: u ~ Beta(a0 + kept, b0 + sum r). A tag rejected
     where the model doubted it (r 0.05) is "wrong here" and barely counts; one rejected where
     the model was sure (r 0.95) counts as a whole "not for me"."""
-    if REJECTION_LOG:
-        return -math.log(max(1e-9, 1.0 - right))
     return right
 
 
@@ -552,10 +553,12 @@ def is_gated(ev: TagEvidence, cfg: RankingConfig) -> bool:
     if not cfg.gate or ev.own_state is not None or ev.model is not None:
         return False
     if ev.habit is not None and ev.habit >= cfg.habit_top_min and (
-            ev.habit_lift >= cfg.habit_cue_min or ev.habit_base >= cfg.habit_top_min):
+            ev.habit_lift >= cfg.habit_cue_min or ev.habit_base >= cfg.habit_every_photo):
         return False
-    return (ev.cooc < cfg.cooc_cue_min and ev.ctx < cfg.ctx_cue_min
-            and ev.nb_support - ev.nb_against < cfg.nb_cue_min)
+    ctx_cue = ev.ctx >= cfg.ctx_cue_min and (ev.habit is None or ev.habit >= cfg.ctx_habit_min)
+    votes = ev.nb_support - ev.nb_against
+    nb_cue = votes >= cfg.nb_cue_min and votes >= cfg.nb_cue_share * ev.nb_weight
+    return not (ctx_cue or nb_cue or ev.cooc >= cfg.cooc_cue_min)
 
 
 def rank_evidence(

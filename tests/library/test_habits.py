@@ -203,3 +203,24 @@ def test_damaged_habit_sums_are_ignored_then_rebuilt_and_lose_nothing(tmp_path, 
         lib.record_decisions("p2", approve=["#table"])  # the next decision repairs them
         assert tags(lib.rank(MODEL, scene(KITCHEN, CHILD, seed=99)))[0] == "#familytime"
     assert_sums_equal(good, stored_sums(folder))  # (p2 had kept #table already: same sums)
+
+
+def test_a_habit_enters_the_top_five_only_where_the_photo_calls_for_it(habit_lib):
+    """#familytime follows a child; #mood is added to every other photo whatever it shows: its
+    base rate (50 %) alone never puts it in the top five; #nofilter is on every photo."""
+    for i in range(24):
+        place = BEACH if i % 2 else KITCHEN
+        with_child = i % 4 < 2
+        h = f"p{i}"
+        emb = scene(place, CHILD, seed=i) if with_child else embedding(place, seed=i)
+        habit_lib.record_result(result(h, MODEL, emb), 1.0, 10, "m")
+        habit_lib.record_decisions(h, approve=["#sand"] if place == BEACH else ["#table"],
+                                   add=["#nofilter"] + (["#familytime"] if with_child else [])
+                                   + (["#mood"] if i % 3 == 0 else []))
+    weak = cands(("#wall", 0.2), ("#floor", 0.15), ("#light", 0.1))  # a photo the model doubts
+    kid = tags(habit_lib.rank(weak, scene(KITCHEN, CHILD, seed=99), limit=10))
+    empty = tags(habit_lib.rank(weak, embedding(KITCHEN, seed=98), limit=10))
+    assert "#familytime" in kid[:5] and "#familytime" not in empty[:5]
+    assert "#nofilter" in kid[:5] and "#nofilter" in empty[:5]
+    assert "#mood" not in kid[:5] and "#mood" not in empty[:5]
+    assert "#mood" in kid  # still offered, below the top five

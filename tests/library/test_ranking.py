@@ -140,3 +140,9 @@ def test_sgd_learns_to_trust_neighbours_and_keeps_signs():
     # a library tag with strong neighbour support now outranks an unsupported model tag
     z = lambda x: sum(w[k] * x[k] for k in ranking.FEATURES)  # noqa: E731
     assert z(kept) > z(dropped)
+
+
+def test_the_popular_forms_factor_is_the_taggers():
+    from desktop_app.tagging import variants
+
+    assert ranking.VARIANT_FACTOR == variants.VARIANT_FACTOR
