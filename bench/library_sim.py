@@ -14,13 +14,24 @@ exactly but no more about the photo than the model (the habit tags the photo cal
 model's order without the disliked tags). That is the most any library can gain on these users;
 the issue's +0.25 is beyond it for all but the heaviest tagger.
 
-The "model caption" is the photo's first human caption (so the simulation measures the
-library, not the captioner's errors); candidates: `desktop_app.tagging.suggest_hashtags` on it.
+For the five users the "model caption" is the photo's first human caption (so the simulation
+measures the library, not the captioner's errors); candidates: `desktop_app.tagging.
+suggest_hashtags` on it. Issue 17's users (`cli_user`, `sports_parent`) get what `hashlens tag`
+gives: the shipped captioner's caption, its candidates and popular variants; they approve every
+suggested tag that is right for the photo, reject the rest (the model's mistakes: "wrong here"),
+always reject two tags ("never for me") and add a tag to each photo of a kind of scene (named by
+at least two of its five captions). Per user it reports precision@5 of the user's tags, of the
+photo-right tags (the true tags the user does not dislike and the habit tags the photo calls
+for; "plain": the ranking without the habit tags), scene-habit precision/recall in the top five,
+and "never for me" violations (an always-rejected tag in the top five after the user rejected
+it where it was right).
 Embeddings: signed feature hashing of the photo's other four captions (content words), or real
-  encoder features with `--embeddings FILE.npz` (arrays `ids`: image file names, `emb`: (n, d)).
+  encoder features with `--embeddings FILE.npz` (arrays `ids`: image file names, `emb`: (n, d),
+  `captions`: the shipped captioner's output; `--encode dev train` writes it, ~5 min).
 The photo's "true" tags are those the tagger extracts from at least two of its five captions.
 
-    .venv/bin/python bench/library_sim.py                 # 5 users x 250 photos
+    .venv/bin/python bench/library_sim.py --encode dev train --embeddings feats.npz --photos 0
+    .venv/bin/python bench/library_sim.py --embeddings feats.npz --seed 0   # 7 users x 250 photos
     .venv/bin/python bench/library_sim.py --users dog_lover --photos 120 --json out.json
 """
 
