@@ -682,6 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     suggest = suggest_fn(detector=bool(args.embeddings))
     print(f"{len(images)} photos from {args.split}, embeddings: "
           f"{args.embeddings or 'hashed bag of words of the other captions (stand-in)'}")
+    if not images:
+        return 0  # (--encode only)
     report = run_users(args, config, images, captions, embed, suggest)
     done = list(report["users"])
     report["overall"] = print_overall(report, [u for u in done if not USERS[u].new])
