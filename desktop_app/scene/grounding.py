@@ -34,8 +34,8 @@ SENTENCE_WORD_PROB = 0.3  # a plain sentence's own words ("standing in a field")
 # a room its objects name (a toilet: a bathroom) as sure as they are, "person" a poor tag
 MIN_SENTENCE_SCORE = 0.4  # a plain sentence needs a subject seen at least this surely
 # A caption less sure than this is replaced by a plain sentence when the detectors saw
-# something surely: an unsure caption is the captioner outside its world (Flickr8k).
-SENTENCE_BELOW = 0.2
+# something surely and not its subject: an unsure caption is the captioner outside its world.
+SENTENCE_BELOW = 0.3
 NUMBERS = {2: "two", 3: "three"}
 ROOMS = (
     ("bathroom", {"toilet", "sink", "toothbrush", "hair drier"}),
@@ -201,7 +201,10 @@ def ground_caption(caption: CaptionResult, evidence: SceneEvidence) -> CaptionRe
     spans = [(i, names[t]) for i, t in enumerate(caption.tokens) if t in names]
     mentioned = {label for _, label in spans}
     wrong = [(i, label) for i, label in spans if evidence.contradicts(label)]
-    doubted = bool(caption.token_probs) and caption.confidence < SENTENCE_BELOW
+    # An unsure caption whose subject the detectors confirm ("a man ..." and a person) keeps
+    # its own words: they say more than a plain sentence would.
+    confirmed = bool(spans) and evidence.count(spans[0][1]) > 0
+    doubted = bool(caption.token_probs) and caption.confidence < SENTENCE_BELOW and not confirmed
     if not wrong and not doubted:
         return caption
     subject_wrong = bool(wrong) and wrong[0][0] == spans[0][0]
