@@ -48,9 +48,9 @@ DETECTOR_TOP = 12  # the detector's best tags considered as new candidates ...
 DETECTOR_MIN_NEW = 0.1  # ... when it gives them at least this (below: Flickr8k's priors)
 DETECTOR_SAYS_AGREES = 0.3  # a caption tag's reason mentions the detector from this probability
 # ImageNet classes on the reviewed list (resources/tagging/sensitive_imagenet.txt: #guillotine,
-# #gasmask, #gorilla) need this much probability, and more when a person is in the photo.
+# #gasmask, #gorilla) need this much probability, and are never offered while a person is in
+# the photo (a 99 % "prison" on two people on a bench is still not a tag for them).
 SENSITIVE_MIN_PROB = 0.6
-SENSITIVE_WITH_PERSON = 0.95
 
 
 def _sensitive() -> frozenset[str]:
@@ -59,9 +59,8 @@ def _sensitive() -> frozenset[str]:
 
 def _allowed_guesses(guesses, evidence: SceneEvidence | None) -> list[ImagenetGuess]:
     person = evidence is not None and (evidence.count(PERSON) > 0 or bool(evidence.faces))
-    need = SENSITIVE_WITH_PERSON if person else SENSITIVE_MIN_PROB
     sensitive = _sensitive()
-    return [g for g in guesses if g.label not in sensitive or g.prob >= need]
+    return [g for g in guesses if g.label not in sensitive or (not person and g.prob >= SENSITIVE_MIN_PROB)]
 
 
 @dataclass
