@@ -234,7 +234,7 @@ def run(folder: Path, n_photos: int, deadline: float, why: bool = False) -> dict
     result = {
         "photos": len(photos), "tagged": sum(1 for p in photos if p.taggable),
         "failed": sum(1 for p in photos if p.status == Status.ERROR), "marks": marks,
-        "worst": beat.worst(), "texts": texts, "moves": moves[0], "decisions": user.decisions,
+        "worst": beat.worst(), "gaps": beat.gaps, "texts": texts, "moves": moves[0], "decisions": user.decisions,
         "beats": len(beat.gaps), "load": (load_before, os.getloadavg()[0]), "gc": gc_times.worst(),
     }
     t_close = time.perf_counter()
@@ -257,8 +257,12 @@ def report(r: dict, made_s: float | None) -> int:
           f" ({first - m.get('model-ready', 0.0):.2f} s after the model was ready), moved {r['moves']} times;"
           if first is not None else "progress: NEVER moved;", end=" ")
     print(f"first ETA {r['texts'][0][1]!r} at {r['texts'][0][0]:.2f} s" if r["texts"] else "no ETA shown")
-    print("GUI thread: longest stall {:.0f} ms (goal < {:.0f} ms); worst five: {}".format(
-        stall, STALL_GOAL_MS, ", ".join(f"{g:.0f} ms at {t:.1f} s" for g, t in r["worst"])))
+    gaps = sorted(g for g, _ in r["gaps"])
+    p99 = gaps[int(0.99 * (len(gaps) - 1))] if gaps else 0.0
+    print("GUI thread: longest stall {:.0f} ms (goal < {:.0f} ms); worst five: {}; {} of {} heartbeats "
+          "over 100 ms, {} over 50 ms, 99th percentile {:.0f} ms".format(
+              stall, STALL_GOAL_MS, ", ".join(f"{g:.0f} ms at {t:.1f} s" for g, t in r["worst"]),
+              sum(g > 100 for g in gaps), len(gaps), sum(g > 50 for g in gaps), p99))
     print(f"memory: peak RSS {r['peak_rss_mb']:.0f} MB (goal <= {MEMORY_GOAL_MB:.0f} MB); longest garbage "
           f"collections: {r['gc']}")
     print(f"user: {r['decisions']} decisions while tagging; closing (session saved) took {r['close_s']:.2f} s")

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 PAGE_EMPTY, PAGE_PHOTOS, PAGE_LIBRARY = 0, 1, 2
 FLUSH_MS = 500  # the session is saved this often (when something changed)
 DISPLAY_CACHE = 8  # display images kept for going back and forth
+FREEZE_EVERY = 32  # tagged photos between gc.freeze() calls (see workers.freeze_long_lived)
 
 
 def pictures_dir() -> str:
@@ -313,10 +314,15 @@ class MainWindow(QMainWindow):
         job.tagging.connect(self.review.tagging)
         job.result.connect(self.review.result)
         job.progress.connect(self.review.job_progress)
+        job.progress.connect(self._tagged_some)
         job.failed.connect(self.review.job_failed)
         job.finished.connect(self._job_finished)
         self.job = job
         self.runner.run_task(job.run, priority=BACKGROUND)
+
+    def _tagged_some(self, done: int, _total: int, _text: str) -> None:
+        if done % FREEZE_EVERY == 0:  # results live as long as the batch: out of full collections
+            freeze_long_lived()
 
     def _job_finished(self, cancelled: bool) -> None:
         self.job = None
