@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="#teddybear (joined, default) or #teddy_bear")
     p.add_argument("--batch-size", type=int, default=16, metavar="N")
     p.add_argument("--no-library", action="store_true", help="do not personalise or record")
+    p.add_argument("--attention", action="store_true",
+                   help="with --json: each word's attention grid (the detected boxes are always there)")
     _add_library(p)
 
     p = sub.add_parser("feedback", help="approve, reject or add hashtags for a photo")
@@ -198,6 +200,14 @@ def _print_human(res, top: int) -> None:
         return
     cap = res.caption
     print(f"  caption: {cap.caption}  (confidence {cap.confidence:.0%})")
+    if cap.source == "detections":
+        print("  (made from what the detectors saw: the captioner's own caption was unsure)")
+    elif cap.source == "grounded":
+        print(f"  (words the detectors contradicted were replaced; the captioner said \"{cap.original}\")")
+    if res.detections:
+        seen = sorted({d.label for d in res.detections if d.kind == "object"})
+        faces = sum(d.kind == "face" for d in res.detections)
+        print("  seen: " + ", ".join(seen + ([f"{faces} face{'s' * (faces > 1)}"] if faces else [])))
     if cap.confidence < LOW_CONFIDENCE:
         print("  the model is unsure about this photo: it learned from people, animals and outdoor "
               "scenes, and this caption is likely wrong")
@@ -224,7 +234,7 @@ def cmd_tag(args) -> int:
             seen += 1
             failed += 0 if res.ok else 1
             if args.json:
-                print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
+                print(json.dumps(res.to_json(attention=args.attention), ensure_ascii=False), flush=True)
             else:
                 _print_human(res, args.top)
     finally:

@@ -97,7 +97,7 @@ def photo_inputs(path: str | os.PathLike, size: int, detector_sizes: tuple[int, 
                  data: bytes | None = None) -> tuple[list, tuple[int, int]]:
     """One decode of a photo for every model: the captioner's square (squashed), then each
     detector's (square, fill) framed by detection.frame_photo; and the photo's size."""
-    img = open_photo(path, draft_size=(max(size, *detector_sizes),) * 2, data=data)
+    img = open_photo(path, draft_size=(max((size, *detector_sizes)),) * 2, data=data)
     pixels: list = [squash(img, size)]
     if detector_sizes:
         from .detection.framing import frame_photo

@@ -135,9 +135,11 @@ class PhotoResult:
     def ok(self) -> bool:
         return self.error is None
 
-    def to_json(self) -> dict:
+    def to_json(self, attention: bool = False) -> dict:
+        """The result as `hashlens tag --json` prints it; `attention`: with each caption word's
+        attention grid (rows of the caption's grid, each word's map summing to 1)."""
         cap = self.caption
-        return {
+        out = {
             "path": self.path,
             "caption": cap.caption if cap else None,
             "tokens": list(cap.tokens) if cap else [],
@@ -145,5 +147,10 @@ class PhotoResult:
             "confidence": round(cap.confidence, 4) if cap else None,
             "hashtags": [h.to_json() for h in self.hashtags],
             "detections": [d.to_json() for d in self.detections],
+            "caption_source": cap.source if cap else None,
             "error": self.error,
         }
+        if attention and cap is not None:
+            out["attention"] = {"grid": list(cap.grid), "words": [
+                np.round(cap.attention_map(i), 4).tolist() for i in range(len(cap.tokens))]}
+        return out

@@ -124,3 +124,43 @@ def test_another_process_deciding_makes_ranked_photos_stale(tmp_path, pipe):
         other.record_decisions(res.content_hash, reject=[res.hashtags[0].tag])
     assert lib.generation() != before
     assert [h.tag for h in pipe.suggest(res)][-1] == res.hashtags[0].tag  # rejected: last
+
+
+def test_detectors_off_or_broken_still_tag_every_photo(tmp_path, monkeypatch):
+    """Without detectors (turned off, or their model files missing) photos are tagged from the
+    caption and the classifier alone; the warning says why."""
+    photos = make_photos(tmp_path, n=2)
+    off = Pipeline(captioner=FakeCaptioner(), use_library=False, detectors=False)
+    assert [r.ok for r in off.tag_paths(photos)] == [True, True]
+    assert off.detector_warning is None
+
+    import desktop_app.detection as detection
+    from desktop_app.errors import ModelFileError
+
+    def missing():
+        raise ModelFileError("model file detectors/objects.tflite is missing; reinstall hashlens")
+
+    monkeypatch.setattr(detection, "load_object_detector", missing)
+    broken = Pipeline(captioner=FakeCaptioner(), use_library=False)
+    results = list(broken.tag_paths(photos))
+    assert [r.ok for r in results] == [True, True] and all(r.hashtags for r in results)
+    assert "objects.tflite" in broken.detector_warning
+
+
+def test_a_real_photo_gets_its_detections_and_a_caption_that_names_them(tmp_path):
+    """The shipped cat photo through the whole path: a cat box, #cat among the first tags,
+    pointing at that box, and a caption that does not name an animal that is not there."""
+    from desktop_app.paths import resources_dir
+
+    pipe = Pipeline(use_library=False)
+    res = pipe.tag_photo(resources_dir() / "samples" / "chelsea.jpg")
+    cats = [i for i, d in enumerate(res.detections) if d.label == "cat"]
+    assert cats, res.detections
+    top = [h.tag for h in res.hashtags[:3]]
+    assert "#cat" in top
+    cat_tag = next(h for h in res.hashtags if h.tag == "#cat")
+    assert set(cat_tag.box_indices) == set(cats)
+    assert "dog" not in res.caption.tokens
+    data = res.to_json(attention=True)
+    assert len(data["attention"]["words"]) == len(res.caption.tokens)
+    assert data["detections"][cats[0]]["label"] == "cat"

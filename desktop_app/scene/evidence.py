@@ -124,6 +124,18 @@ class SceneEvidence:
             return False
         return self.contradicts(label) or any(d.score >= STRONG and d.label != label for d in self.objects)
 
+    def other_animal_seen(self, imagenet_label: str) -> bool:
+        """The detector surely saw an animal, and the classifier's animal class is another
+        one ("leopard" on the giraffe the detector found)."""
+        from ..captioning.encoder import imagenet_labels
+        from ..tagging.imagenet_tags import category_of
+
+        labels = imagenet_labels()
+        if imagenet_label not in labels or labels.index(imagenet_label) > IMAGENET_ANIMALS:
+            return False
+        seen = {d.label for d in self.objects if d.score >= STRONG and coco_classes()[d.label].group == "animal"}
+        return bool(seen) and category_of(imagenet_label) not in seen
+
     def _classifier_says_other(self, label: str) -> bool:
         if not self.classifier_sure or coco_classes()[label].group != "animal":
             return False

@@ -24,12 +24,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..results import CaptionResult, Detection
+from ..results import LOW_CONFIDENCE, CaptionResult, Detection
 from .classes import PERSON, CocoClass, class_of_word, coco_classes
 from .evidence import SceneEvidence
 
 BOOST = 1.0  # log-probability bonus per unit of detector score for a seen class's words
-PENALTY = 3.0  # log-probability penalty for the words of a contradicted class
+PENALTY = 1.5  # log-probability penalty for the words of a contradicted class
 SENTENCE_WORD_PROB = 0.3  # a plain sentence's own words ("standing in a field") are guesses,
 # a room its objects name (a toilet: a bathroom) as sure as they are, "person" a poor tag
 MIN_SENTENCE_SCORE = 0.4  # a plain sentence needs a subject seen at least this surely
@@ -203,7 +203,8 @@ def ground_caption(caption: CaptionResult, evidence: SceneEvidence) -> CaptionRe
     wrong = [(i, label) for i, label in spans if evidence.contradicts(label)]
     # An unsure caption whose subject the detectors confirm ("a man ..." and a person) keeps
     # its own words: they say more than a plain sentence would.
-    confirmed = bool(spans) and evidence.count(spans[0][1]) > 0
+    confirmed = (bool(spans) and evidence.count(spans[0][1]) > 0
+                 and caption.confidence >= LOW_CONFIDENCE)  # (not a word salad's "toilet")
     doubted = bool(caption.token_probs) and caption.confidence < SENTENCE_BELOW and not confirmed
     if not wrong and not doubted:
         return caption

@@ -140,6 +140,12 @@ def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
     for cand in cands:
         if cand.source == "objects" or "objects" in cand.parts:
             continue
+        if cand.source == "imagenet" and cand.support and all(evidence.other_animal_seen(x) for x in cand.support):
+            cand.score *= CONTRADICTED
+            cand.reason += "; but the detector saw another animal"
+            if cand.score < DROP_BELOW:
+                dropped.add(cand.key)
+            continue
         label = _head_class(cand.words)
         if label is None:
             continue

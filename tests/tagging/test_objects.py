@@ -62,3 +62,25 @@ def test_a_crowd_of_people_boxes_gives_people():
     cap = make_caption("a street")
     ev = SceneEvidence.build([obj("person", 0.9, (x, 0.1, x + 0.1, 0.9)) for x in (0.0, 0.3, 0.6)])
     assert "#people" in top(cap, ev, 10)
+
+
+def test_the_classifier_naming_another_animal_than_the_detector_saw_is_demoted():
+    cap = make_caption("a giraffe standing in a field", imagenet=[("leopard", 0.9)])
+    ev = SceneEvidence.build([obj("giraffe")], cap.imagenet)
+    tags = top(cap, ev, 10)
+    assert "#giraffe" in tags and "#leopard" not in tags
+
+
+def test_the_things_in_a_room_name_the_room():
+    cap = make_caption("a black and white dog is standing in front of a kitchen", probs={"dog": 0.3})
+    ev = SceneEvidence.build([obj("oven", 0.7), obj("refrigerator", 0.6, (0.6, 0.0, 1.0, 1.0))], cap.imagenet)
+    tags = top(cap, ev)
+    assert "#kitchen" in tags
+    kitchen = next(h for h in suggest_hashtags(cap, evidence=ev, detector=False) if h.tag == "#kitchen")
+    assert "oven" in kitchen.reason and kitchen.box_indices == (0, 1)
+
+
+def test_a_weak_guess_nothing_supports_is_dropped_once_the_detectors_ran():
+    cap = make_caption("a group of people are sitting on a table", probs={"people": 0.2})
+    assert "#people" in top(cap, None)  # no detectors: the caption alone decides
+    assert "#people" not in top(cap, SceneEvidence.build([]))  # they ran and saw no one
