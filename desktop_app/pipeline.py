@@ -119,6 +119,11 @@ def _load(path: Path, sizes: tuple[int, ...]) -> _Loaded:
         return _Loaded(path, None, (0, 0), "", 0.0, 0, f"cannot read {path}: {exc.strerror or exc}")
 
 
+# Photos a detector runs on at once: as fast a photo as 16 at once (8.7 vs 8.2 ms for objects),
+# and LiteRT's working memory for them is 120 MB instead of 266 MB.
+DETECT_BATCH = 4
+
+
 def detect_photos(detectors: list, inputs: list[list]) -> list[list[Detection]]:
     """Each photo's detections. inputs: per photo, one (square, fill) per detector. A face
     detector (`finds == "faces"`, after the object detector) runs only on photos with a
@@ -135,9 +140,12 @@ def detect_photos(detectors: list, inputs: list[list]) -> list[list[Detection]]:
             todo = [i for i in todo if any(d.label == PERSON for d in found[i])]
             if not todo:
                 continue
-        squares = np.stack([inputs[i][k][0] for i in todo])
-        for i, dets in zip(todo, det.detect_batch(squares, [inputs[i][k][1] for i in todo]), strict=True):
-            found[i] += dets
+        todo = list(todo)
+        for lo in range(0, len(todo), DETECT_BATCH):
+            part = todo[lo : lo + DETECT_BATCH]
+            squares = np.stack([inputs[i][k][0] for i in part])
+            for i, dets in zip(part, det.detect_batch(squares, [inputs[i][k][1] for i in part]), strict=True):
+                found[i] += dets
     return [faces_on_people(f) for f in found]
 
 
