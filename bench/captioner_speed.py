@@ -517,7 +517,7 @@ def main() -> None:
                 rows.append({**r, "tries": tries})
         if a.cold:
             photo = _photos("phone12mp", 1, a.photos)[0]
-            for runtime in SHIPPED.values():
+            for runtime in dict.fromkeys(SHIPPED.values()):  # each runtime once
                 cold.append(cold_start(runtime, photo, a.cold, Path(home), a.max_other, a.retries))
                 print(f"measured cold start ({runtime})", file=sys.stderr)
     _print_report(rows, cold, a.max_other)
