@@ -264,6 +264,12 @@ class DetailPanel(QWidget):
         self.note.setVisible(low)
         if edited:
             self.hint.setText("Caption edited; words you typed have no attention map.")
+        elif cap.source == "detections":
+            self.hint.setText("The captioner was unsure of this photo: this caption is made from what the "
+                              "detectors saw. Click a word in it to see its box.")
+        elif cap.source == "grounded":
+            self.hint.setText(f"The detectors corrected the captioner (it said \u201c{cap.original}\u201d). "
+                              "Click a word to see where the model looked.")
         elif unsure_words(cap) and not low:
             self.hint.setText("Click a word or a hashtag to see where the model looked; lighter words are "
                               "ones it was unsure of.")
