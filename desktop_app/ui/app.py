@@ -87,7 +87,7 @@ def run_gui(argv: list[str] | None = None, paths: list[str] | None = None) -> in
     """Open the window (with `paths`: photos and folders to add, `hashlens PATH...`), or hand
     them to the window already open for this user and library and return at once."""
     from ..paths import resources_dir
-    from .single import InstanceServer, hand_over
+    from .single import FileOpenFilter, InstanceServer, hand_over
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("hashlens")
@@ -118,6 +118,8 @@ def run_gui(argv: list[str] | None = None, paths: list[str] | None = None) -> in
     window = MainWindow(pipeline, ThreadRunner(), store, session=open_session(settings.library_dir))
     server = InstanceServer(window.open_from_elsewhere, parent=window)
     server.listen()
+    opened = FileOpenFilter(window.open_from_elsewhere, parent=window)
+    app.installEventFilter(opened)
     window.show()
     QTimer.singleShot(0, window.start)  # model and library load after the window is up
     if paths:

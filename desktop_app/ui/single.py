@@ -111,3 +111,22 @@ class InstanceServer(QObject):
         if self.server is not None:
             self.server.close()
             self.server = None
+
+
+class FileOpenFilter(QObject):
+    """macOS gives the app the photos opened with it ("Open with", a drop on its Dock icon) as
+    FileOpen events, not as arguments: they go where a second launch's paths go."""
+
+    def __init__(self, open_paths: Callable[[list[str]], None], parent: QObject | None = None):
+        super().__init__(parent)
+        self._open = open_paths
+
+    def eventFilter(self, watched: QObject, event) -> bool:  # noqa: N802 (Qt's name)
+        from PySide6.QtCore import QEvent
+
+        if event.type() == QEvent.Type.FileOpen:
+            path = event.file() or event.url().toLocalFile()
+            if path:
+                self._open([path])
+                return True
+        return False

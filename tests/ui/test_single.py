@@ -42,3 +42,22 @@ def test_with_nobody_listening_the_launch_opens_its_own_window(qapp, tmp_path):
 def test_the_window_adds_handed_over_photos_and_comes_forward(window, photos):
     window.open_from_elsewhere([str(photos[0])])
     assert [p.name for p in window.review.photos] == ["photo0.jpg"]
+
+
+def test_a_photo_opened_with_the_app_on_macos_reaches_the_window(qtbot):
+    """Finder's "Open with" sends a FileOpen event, not an argument."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtGui import QFileOpenEvent
+
+    from desktop_app.ui.single import FileOpenFilter
+
+    got = []
+    app = QCoreApplication.instance()
+    opened = FileOpenFilter(got.append)
+    app.installEventFilter(opened)
+    try:
+        QCoreApplication.sendEvent(app, QFileOpenEvent("/photos/a.jpg"))
+        QCoreApplication.sendEvent(app, QEvent(QEvent.Type.User))  # anything else passes
+    finally:
+        app.removeEventFilter(opened)
+    assert got == [["/photos/a.jpg"]]
