@@ -49,6 +49,7 @@ class CaptionResult:
     # replaced by what they saw; "detections": a plain sentence made from the detections.
     source: str = "model"
     original: str = ""  # the captioner's own caption when source is not "model"
+    boxed_words: tuple[int, ...] = ()  # tokens whose "attention" is a detected box, not the model's
 
     @property
     def confidence(self) -> float:

@@ -177,7 +177,8 @@ def _from_sentence(caption: CaptionResult, words: list[tuple[str, str | None]],
     return replace(caption, caption=" ".join(tokens), tokens=tokens, token_probs=probs,
                    attention=att.astype(np.float32), grid=grid,
                    log_prob=float(sum(math.log(max(p, 1e-6)) for p in probs)),
-                   source="detections", original=caption.caption, alternatives=())
+                   source="detections", original=caption.caption, alternatives=(),
+                   boxed_words=tuple(i for i, (_, label) in enumerate(words) if label))
 
 
 def _replacement(label: str, evidence: SceneEvidence, mentioned: set[str]) -> str | None:
@@ -252,4 +253,5 @@ def _replace_words(caption: CaptionResult, fixes: dict[int, str], evidence: Scen
     attention = np.stack(att_rows).astype(np.float32) if usable else caption.attention
     return replace(caption, caption=" ".join(tokens), tokens=tokens, token_probs=tuple(probs),
                    attention=attention, source="grounded", original=caption.caption,
-                   log_prob=caption.log_prob)
+                   log_prob=caption.log_prob,
+                   boxed_words=tuple(i for i, (_, label) in enumerate(words) if label))

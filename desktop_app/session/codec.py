@@ -48,6 +48,7 @@ def _caption(c: CaptionResult) -> dict[str, Any]:
         "model_version": c.model_version,
         "alternatives": [[list(a.tokens), [float(p) for p in a.token_probs], float(a.weight)]
                          for a in c.alternatives],
+        "source": c.source, "original": c.original, "boxed_words": list(c.boxed_words),
     }
 
 
@@ -61,6 +62,8 @@ def _uncaption(d: dict[str, Any]) -> CaptionResult:
         imagenet=tuple(ImagenetGuess(label, prob) for label, prob in d.get("imagenet", ())),
         model_version=d.get("model_version", ""),
         alternatives=tuple(AlternativeCaption(tuple(t), tuple(p), w) for t, p, w in d.get("alternatives", ())),
+        source=d.get("source", "model"), original=d.get("original", ""),
+        boxed_words=tuple(int(i) for i in d.get("boxed_words", ())),
     )
 
 

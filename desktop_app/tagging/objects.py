@@ -76,7 +76,7 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
             continue
         if not c.tag:
             continue
-        what = f"{n} {c.plural}" if n > 1 else f"a {c.label}"
+        what = f"{n} {c.plural}" if n > 1 else f"{'an' if c.label[0] in 'aeiou' else 'a'} {c.label}"
         out.append((c.tag, weight * specificity(c.tag),
                      f"seen in the photo: {what} ({best:.0%})", boxes))
     out += place_tags(evidence)

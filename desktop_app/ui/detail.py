@@ -356,7 +356,11 @@ class DetailPanel(QWidget):
                 typed = " (you typed it)" if self.item.edited else ""
                 self.hint.setText(f"“{word}” has no attention map{typed}." + _boxed(boxes))
             else:
-                self.hint.setText(self._looked(f"“{word}”", weights) + _boxed(boxes))
+                if index in res.caption.boxed_words:
+                    self.hint.setText(f"“{word}”: the detector's word, not the captioner's: the "
+                                      "glow is the box it found." + _boxed(boxes))
+                else:
+                    self.hint.setText(self._looked(f"“{word}”", weights) + _boxed(boxes))
         if res is not None and res.caption is not None:
             self._render_caption()
 
