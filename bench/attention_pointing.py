@@ -5,9 +5,10 @@ the photo (`boxes.tsv`; "dog" -> dog, "man" -> person), the word's attention pea
 of its most attended grid cell, in the photo's frame: photos are squashed to a square, so the
 grid maps onto the whole photo) is a hit when it falls inside one of that class's boxes.
 
-Printed: the share of hits for the captioner's own attention (detectors off) and for the
-captions the app shows (grounded: a replaced word's attention is its detected boxes), with a
-chance baseline (the share of the grid the class's boxes cover, averaged).
+Printed: the share of hits for the captioner's own attention (detectors off), for the words of
+the captions the app shows that the captioner chose itself, and for all of their words (a word
+the detectors put in has its detected boxes as attention), each with a chance baseline (the
+share of the grid the class's boxes cover, averaged).
 
     python -m bench.attention_pointing
 """
@@ -46,7 +47,9 @@ def load_boxes(data: Path) -> dict[str, list[tuple[str, tuple[float, float, floa
     return out
 
 
-def pointing(described, images, boxes) -> dict[str, float]:
+def pointing(described, images, boxes, model_words_only: bool = False) -> dict[str, float]:
+    """model_words_only: skip the words the detectors put in a caption (their "attention" is
+    the detected box), so what is left is the captioner's own attention."""
     from desktop_app.scene.classes import class_of_word
 
     names = class_of_word()
@@ -57,6 +60,8 @@ def pointing(described, images, boxes) -> dict[str, float]:
         if h * w == 0:
             continue
         for i, tok in enumerate(cap.tokens):
+            if model_words_only and i in cap.boxed_words:
+                continue
             label = names.get(tok)
             mine = [b for c, b in boxes.get(im, []) if c == label]
             if not mine:
@@ -91,10 +96,12 @@ def main() -> int:
             return cap.caption_encoded(feats.astype(np.float32), probs, 3, bias)
 
         described = grounded_captions(decode, cap.vocab if detectors else None, found)
-        r = pointing(described, images, boxes)
-        label = "grounded captions (as shown)" if detectors else "captioner's own attention"
-        print(f"{label}: {r['accuracy']:.2f} of {r['words']} object words point inside the object "
-              f"(chance {r['chance']:.2f})")
+        runs = [(True, "grounded captions, the captioner's own words")] if detectors else []
+        runs += [(False, "grounded captions (as shown)" if detectors else "captioner's own attention")]
+        for own, label in runs:
+            r = pointing(described, images, boxes, model_words_only=own)
+            print(f"{label}: {r['accuracy']:.2f} of {r['words']} object words point inside the object "
+                  f"(chance {r['chance']:.2f})")
     return 0
 
 
