@@ -134,7 +134,9 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
         return tagged(["a", "table", "with"], main) + tagged(_with(second), second)
     c = classes[main]
     out = tagged(_subject(c, max(1, evidence.count(main))), main)
-    if main == PERSON and second:
+    if main == PERSON:
+        if not second:  # "a person standing outside" says less than any caption
+            return None
         verb = "riding" if second in RIDDEN else "holding" if second in HELD else "with"
         return out + tagged([verb], None) + tagged(_with(second), second)
     if c.group == "animal" and second in PERCH:
