@@ -28,7 +28,7 @@ from ..results import LOW_CONFIDENCE, CaptionResult, Detection
 from .classes import PERSON, CocoClass, class_of_word, coco_classes
 from .evidence import SceneEvidence
 
-BOOST = 0.5  # log-probability bonus per unit of detector score for a seen class's words
+BOOST = 1.0  # log-probability bonus per unit of detector score for a seen class's words
 PENALTY = 1.5  # log-probability penalty for the words of a contradicted class
 SENTENCE_WORD_PROB = 0.3  # a plain sentence's own words ("standing in a field") are guesses,
 # a room its objects name (a toilet: a bathroom) as sure as they are, "person" a poor tag
