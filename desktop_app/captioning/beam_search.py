@@ -42,6 +42,154 @@ def _ngram_followers(hist: np.ndarray, n: int) -> list[int]:
 StepFn = Callable[[np.ndarray, tuple, np.ndarray], tuple[np.ndarray, tuple, np.ndarray]]
 
 
+@dataclass
+class _Rules:
+    """What may follow what, and how hypotheses are compared (see beam_search)."""
+
+    k: int
+    max_len: int
+    end_id: int
+    banned: list[int]
+    repeat_penalty: float
+    repeatable_ids: frozenset[int]
+    length_alpha: float
+    no_repeat_ngram: int
+    word_bias: np.ndarray | None
+
+
+@dataclass
+class _Books:
+    """The live beams of every photo, rows photo-major (photo i owns rows i*k .. i*k+k-1)."""
+
+    tokens: np.ndarray  # (M,) the last token of each row
+    state: tuple
+    scores: np.ndarray  # (n_photos, k)
+    hist_tok: np.ndarray  # (M, t)
+    hist_lp: np.ndarray  # (M, t)
+    hist_att: np.ndarray | None  # (M, t, L)
+    finished: list[list[Hypothesis]]
+    done: np.ndarray  # (n_photos,) bool
+
+
+def _step_live(step: StepFn, b: _Books, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One decoder step for the photos not yet done (finished photos cost nothing more)."""
+    n_photos, M = len(b.done), len(b.tokens)
+    if not b.done.any():
+        logp, b.state, alpha = step(b.tokens, b.state, np.arange(n_photos))
+        return np.asarray(logp, dtype=np.float64), np.asarray(alpha)
+    live = np.flatnonzero(~b.done)
+    rows = (live[:, None] * k + np.arange(k)).ravel()
+    logp_live, state_live, alpha_live = step(b.tokens[rows], tuple(x[rows] for x in b.state), live)
+    logp = np.zeros((M, logp_live.shape[1]))
+    logp[rows] = logp_live
+    alpha = np.zeros((M, alpha_live.shape[1]), dtype=alpha_live.dtype)
+    alpha[rows] = alpha_live
+    for x, y in zip(b.state, state_live, strict=True):  # (state's arrays are our own copies)
+        x[rows] = y
+    return logp, alpha
+
+
+def _constrain(logp: np.ndarray, t: int, b: _Books, r: _Rules) -> np.ndarray:
+    """The log probabilities the beam chooses by: bias, banned words, no empty caption, <end>
+    when out of room, no word twice in a row, no repeated n-gram, used words penalised."""
+    adj = logp.copy()
+    if r.word_bias is not None:
+        adj += np.repeat(r.word_bias, r.k, axis=0)
+    if r.banned:
+        adj[:, r.banned] = -np.inf
+    if t == 0:
+        adj[:, r.end_id] = -np.inf  # no empty captions
+    if t == r.max_len:  # out of room: only <end> may follow
+        adj[:, :] = -np.inf
+        adj[:, r.end_id] = logp[:, r.end_id]
+    if t > 0:
+        for row in range(len(adj)):
+            if b.done[row // r.k]:  # a finished photo's rows are not read below
+                continue
+            hist = b.hist_tok[row]
+            adj[row, hist[-1]] = -np.inf  # never the same word twice in a row ("is is")
+            for tok in _ngram_followers(hist, r.no_repeat_ngram):
+                adj[row, tok] = -np.inf
+            if r.repeat_penalty:
+                used = [x for x in hist if x not in r.repeatable_ids]
+                if used:
+                    adj[row, used] -= r.repeat_penalty
+    return adj
+
+
+def _choose(i: int, total: np.ndarray, top: np.ndarray, logp: np.ndarray, alpha: np.ndarray, t: int,
+            b: _Books, r: _Rules, new: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Photo i's next beams from its best candidates (total: its (k * V,) scores): an <end>
+    finishes a hypothesis, the others fill the k slots; then whether photo i is done."""
+    new_rows, new_tok, new_scores = new
+    k, V = r.k, logp.shape[1]
+    order = top[np.argsort(-total[top])]
+    slot = 0
+    for flat in order:
+        s = total[flat]
+        if not np.isfinite(s):
+            break
+        beam, tok = divmod(int(flat), V)
+        row = i * k + beam
+        if tok == r.end_id:
+            n_words = b.hist_tok.shape[1]
+            lp = float(b.hist_lp[row].sum() + logp[row, r.end_id])
+            att = b.hist_att[row] if b.hist_att is not None else np.zeros((0, alpha.shape[1]))
+            b.finished[i].append(Hypothesis(
+                list(map(int, b.hist_tok[row])), list(map(float, b.hist_lp[row])), att, lp,
+                float(s) / max(1, n_words + 1) ** r.length_alpha))
+            continue
+        if slot < k:
+            new_rows[i * k + slot] = row
+            new_tok[i * k + slot] = tok
+            new_scores[i, slot] = s
+            slot += 1
+    for j in range(slot, k):  # fewer live candidates than beams: park dead rows
+        new_rows[i * k + j] = i * k
+    # Stop once k captions are finished and the best of them already beats every live
+    # beam as it stands (stopping at k finished alone cut captions short: "on a").
+    if len(b.finished[i]) >= k:
+        best = max(h.score for h in b.finished[i])
+        live_scores = new_scores[i][np.isfinite(new_scores[i])]
+        bound = (live_scores.max() / max(1, t + 2) ** r.length_alpha
+                 if live_scores.size else -np.inf)
+        if not live_scores.size or bound < best:
+            b.done[i] = True
+
+
+def _advance(b: _Books, logp: np.ndarray, alpha: np.ndarray,
+             new: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    new_rows, new_tok, new_scores = new
+    chosen_lp = logp[new_rows, new_tok]
+    b.hist_tok = np.concatenate([b.hist_tok[new_rows], new_tok[:, None]], axis=1)
+    b.hist_lp = np.concatenate([b.hist_lp[new_rows], chosen_lp[:, None]], axis=1)
+    step_att = alpha[new_rows][:, None, :]
+    b.hist_att = step_att if b.hist_att is None else np.concatenate([b.hist_att[new_rows], step_att], axis=1)
+    b.state = tuple(x[new_rows] for x in b.state)
+    b.scores = new_scores
+    b.tokens = new_tok
+
+
+def _best_of(b: _Books, k: int) -> list[Hypothesis]:
+    """Each photo's best hypothesis, with up to k - 1 different runners-up."""
+    best: list[Hypothesis] = []
+    for i, finished in enumerate(b.finished):
+        if not finished:  # cannot happen with the forced <end>, kept for safety
+            row = i * k
+            finished.append(Hypothesis(list(map(int, b.hist_tok[row])), list(map(float, b.hist_lp[row])),
+                                       b.hist_att[row], float(b.hist_lp[row].sum()), float(b.scores[i, 0])))
+        ranked = sorted(finished, key=lambda h: -h.score)
+        head, seen = ranked[0], {tuple(ranked[0].token_ids)}
+        for h in ranked[1:]:
+            if len(head.alternatives) >= k - 1:
+                break
+            if tuple(h.token_ids) not in seen:
+                seen.add(tuple(h.token_ids))
+                head.alternatives.append(h)
+        best.append(head)
+    return best
+
+
 def beam_search(
     step: StepFn,
     state: tuple,
@@ -63,126 +211,32 @@ def beam_search(
     M = len(photos) * beam; `state` is a tuple of arrays whose rows are laid out photo-major
     (the j-th of `photos` owns rows j*beam .. j*beam+beam-1). Once some photos are finished,
     only the others' rows are stepped.
+
+    word_bias: (n_photos, V) added to the log probabilities when choosing words (never to the
+    probabilities reported): grounding nudges the decoder towards what the detectors saw.
     """
     k = beam
     M = n_photos * k
-    tokens = np.full((M,), start_id, dtype=np.int32)
+    r = _Rules(k, max_len, end_id, list(banned_ids), repeat_penalty, repeatable_ids, length_alpha,
+               no_repeat_ngram, word_bias)
     scores = np.full((n_photos, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: expand only the first
-    hist_tok = np.zeros((M, 0), dtype=np.int32)
-    hist_lp = np.zeros((M, 0))
-    hist_att = None
-    finished: list[list[Hypothesis]] = [[] for _ in range(n_photos)]
-    done = np.zeros(n_photos, dtype=bool)
-    banned = list(banned_ids)
-
+    b = _Books(np.full((M,), start_id, dtype=np.int32), state, scores, np.zeros((M, 0), dtype=np.int32),
+               np.zeros((M, 0)), None, [[] for _ in range(n_photos)], np.zeros(n_photos, dtype=bool))
     for t in range(max_len + 1):
-        if done.any():  # finished photos cost nothing more: step only the others' rows
-            live = np.flatnonzero(~done)
-            rows = (live[:, None] * k + np.arange(k)).ravel()
-            logp_live, state_live, alpha_live = step(tokens[rows], tuple(x[rows] for x in state), live)
-            logp = np.zeros((M, logp_live.shape[1]))
-            logp[rows] = logp_live
-            alpha = np.zeros((M, alpha_live.shape[1]), dtype=alpha_live.dtype)
-            alpha[rows] = alpha_live
-            for x, y in zip(state, state_live, strict=True):  # (state's arrays are our own copies)
-                x[rows] = y
-        else:
-            logp, state, alpha = step(tokens, state, np.arange(n_photos))
-            logp = np.asarray(logp, dtype=np.float64)
-            alpha = np.asarray(alpha)
+        logp, alpha = _step_live(step, b, k)
         V = logp.shape[1]
-        adj = logp.copy()
-        if word_bias is not None:
-            adj += np.repeat(word_bias, k, axis=0)
-        if banned:
-            adj[:, banned] = -np.inf
-        if t == 0:
-            adj[:, end_id] = -np.inf  # no empty captions
-        if t == max_len:  # out of room: only <end> may follow
-            adj[:, :] = -np.inf
-            adj[:, end_id] = logp[:, end_id]
-        if t > 0:
-            for row in range(M):
-                if done[row // k]:  # a finished photo's rows are not read below
-                    continue
-                hist = hist_tok[row]
-                adj[row, hist[-1]] = -np.inf  # never the same word twice in a row ("is is")
-                for tok in _ngram_followers(hist, no_repeat_ngram):
-                    adj[row, tok] = -np.inf
-                if repeat_penalty:
-                    used = [x for x in hist if x not in repeatable_ids]
-                    if used:
-                        adj[row, used] -= repeat_penalty
-        total = scores.reshape(M, 1) + adj  # (M, V)
-        total = total.reshape(n_photos, k * V)
+        total = (b.scores.reshape(M, 1) + _constrain(logp, t, b, r)).reshape(n_photos, k * V)
         n_take = min(2 * k, k * V)
         top = np.argpartition(-total, n_take - 1, axis=1)[:, :n_take]
-
-        new_rows = np.zeros(M, dtype=np.int64)
-        new_tok = np.full(M, end_id, dtype=np.int32)
-        new_scores = np.full((n_photos, k), -np.inf)
-        att_now = alpha
+        new = (np.zeros(M, dtype=np.int64), np.full(M, end_id, dtype=np.int32),
+               np.full((n_photos, k), -np.inf))
         for i in range(n_photos):
-            if done[i]:
-                new_rows[i * k : (i + 1) * k] = i * k
+            if b.done[i]:
+                new[0][i * k : (i + 1) * k] = i * k
                 continue
-            order = top[i][np.argsort(-total[i, top[i]])]
-            slot = 0
-            for flat in order:
-                s = total[i, flat]
-                if not np.isfinite(s):
-                    break
-                b, tok = divmod(int(flat), V)
-                row = i * k + b
-                if tok == end_id:
-                    n_words = hist_tok.shape[1]
-                    lp = float(hist_lp[row].sum() + logp[row, end_id])
-                    att = hist_att[row] if hist_att is not None else np.zeros((0, alpha.shape[1]))
-                    finished[i].append(Hypothesis(
-                        list(map(int, hist_tok[row])), list(map(float, hist_lp[row])), att, lp,
-                        float(s) / max(1, n_words + 1) ** length_alpha))
-                    continue
-                if slot < k:
-                    new_rows[i * k + slot] = row
-                    new_tok[i * k + slot] = tok
-                    new_scores[i, slot] = s
-                    slot += 1
-            for j in range(slot, k):  # fewer live candidates than beams: park dead rows
-                new_rows[i * k + j] = i * k
-            # Stop once k captions are finished and the best of them already beats every live
-            # beam as it stands (stopping at k finished alone cut captions short: "on a").
-            if len(finished[i]) >= k:
-                best = max(h.score for h in finished[i])
-                live_scores = new_scores[i][np.isfinite(new_scores[i])]
-                bound = (live_scores.max() / max(1, t + 2) ** length_alpha
-                         if live_scores.size else -np.inf)
-                if not live_scores.size or bound < best:
-                    done[i] = True
-        chosen_lp = logp[new_rows, new_tok]
-        hist_tok = np.concatenate([hist_tok[new_rows], new_tok[:, None]], axis=1)
-        hist_lp = np.concatenate([hist_lp[new_rows], chosen_lp[:, None]], axis=1)
-        step_att = att_now[new_rows][:, None, :]
-        hist_att = step_att if hist_att is None else np.concatenate([hist_att[new_rows], step_att], axis=1)
-        state = tuple(x[new_rows] for x in state)
-        scores = new_scores
-        tokens = new_tok
-        if done.all():
+            _choose(i, total[i], top[i], logp, alpha, t, b, r, new)
+        _advance(b, logp, alpha, new)
+        if b.done.all():
             break
-
-    best: list[Hypothesis] = []
-    for i in range(n_photos):
-        if not finished[i]:  # cannot happen with the forced <end>, kept for safety
-            row = i * k
-            finished[i].append(Hypothesis(list(map(int, hist_tok[row])), list(map(float, hist_lp[row])),
-                                          hist_att[row], float(hist_lp[row].sum()), float(scores[i, 0])))
-        ranked = sorted(finished[i], key=lambda h: -h.score)
-        head, seen = ranked[0], {tuple(ranked[0].token_ids)}
-        for h in ranked[1:]:
-            if len(head.alternatives) >= k - 1:
-                break
-            if tuple(h.token_ids) not in seen:
-                seen.add(tuple(h.token_ids))
-                head.alternatives.append(h)
-        best.append(head)
-    return best
+    return _best_of(b, k)
