@@ -136,13 +136,12 @@ def _progress(epoch, epochs, step, steps, loss, att, t0, first_step):
     sys.stderr.flush()
 
 
-def run_training(args) -> int:
+def _prepare(args):
+    """The data, vocabulary, configurations and cached features of a training run."""
     import tensorflow as tf
 
     from .encoder import encoder_tag
     from .features import LazyImageEncoder, cached_features
-    from .inference import captioner_from_keras
-    from .metrics import score_captions
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +177,13 @@ def run_training(args) -> int:
     dev_feats = (np.asarray(cached_features(encoder, dev_ids, [ds.images[i] for i in dev_ids], cdir, enc_tag))
                  if dev_ids else None)
     print(f"features ready in {time.perf_counter() - t_feat:.0f}s", file=sys.stderr)
+    return out, ds, train_ids, dev_ids, tcfg, vocab, cfg, train_feats, dev_feats
 
+
+def run_training(args) -> int:
+    import tensorflow as tf
+
+    out, ds, train_ids, dev_ids, tcfg, vocab, cfg, train_feats, dev_feats = _prepare(args)
     img_idx, tokens = encode_captions(ds, train_ids, vocab, cfg.max_len)
     lengths = (tokens != vocab.pad_id).sum(axis=1)
     trainer = Trainer(cfg, tcfg, out)
@@ -216,10 +221,7 @@ def run_training(args) -> int:
         record = {"epoch": epoch + 1, "steps": pos["step"], "train_nll": float(np.mean(losses)) if losses else None,
                   "lr": float(trainer.optimizer.learning_rate.numpy())}
         if dev_feats is not None and not stop:
-            # A fresh captioner: it decodes from a snapshot of the weights as they are now.
-            hyps = _decode_all(captioner_from_keras(None, trainer.decoder, vocab, "training"), dev_feats, beam=1)
-            scores = score_captions({i: ds.captions[i] for i in dev_ids},
-                                    {i: " ".join(vocab.itos[t] for t in h.token_ids) for i, h in zip(dev_ids, hyps, strict=True)})
+            scores = _score_dev(trainer, vocab, ds, dev_ids, dev_feats)
             record["dev_greedy"] = scores
             bleu4 = scores["BLEU-4"]
             print(f"epoch {epoch + 1}: dev greedy BLEU-1 {scores['BLEU-1']:.1f} BLEU-4 {bleu4:.1f} "
@@ -248,6 +250,17 @@ def run_training(args) -> int:
         save(pos["epoch"], {})
     print(f"bundle written to {out}", file=sys.stderr)
     return 0
+
+
+def _score_dev(trainer, vocab, ds, dev_ids, dev_feats) -> dict:
+    """Greedy dev scores of the decoder as it is now (a fresh captioner decodes from a snapshot
+    of its weights)."""
+    from .inference import captioner_from_keras
+    from .metrics import score_captions
+
+    hyps = _decode_all(captioner_from_keras(None, trainer.decoder, vocab, "training"), dev_feats, beam=1)
+    return score_captions({i: ds.captions[i] for i in dev_ids},
+                          {i: " ".join(vocab.itos[t] for t in h.token_ids) for i, h in zip(dev_ids, hyps, strict=True)})
 
 
 def _decode_all(captioner, feats: np.ndarray, beam: int, chunk: int = 250):
