@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..results import LOW_CONFIDENCE, CaptionResult, Detection
-from .classes import PERSON, CocoClass, class_of_word, coco_classes
+from .classes import PERSON, CocoClass, class_of_word, coco_classes, places
 from .evidence import SceneEvidence
 
 BOOST = 1.0  # log-probability bonus per unit of detector score for a seen class's words
@@ -37,13 +37,9 @@ MIN_SENTENCE_SCORE = 0.4  # a plain sentence needs a subject seen at least this 
 # something surely and not its subject: an unsure caption is the captioner outside its world.
 SENTENCE_BELOW = 0.3
 NUMBERS = {2: "two", 3: "three"}
-ROOMS = (
-    ("bathroom", {"toilet", "sink", "toothbrush", "hair drier"}),
-    ("kitchen", {"oven", "microwave", "refrigerator", "toaster"}),
-    ("bedroom", {"bed"}),
-    ("living room", {"couch", "tv"}),
-    ("desk", {"laptop", "keyboard", "mouse"}),
-)
+# The places of resources/scene/places.tsv a plain sentence can be about, as it writes them.
+ROOMS = {"kitchen": "kitchen", "bathroom": "bathroom", "bedroom": "bedroom", "livingroom": "living room",
+         "desk": "desk"}
 RIDDEN = {"horse", "bicycle", "motorcycle", "skateboard", "surfboard", "snowboard", "skis", "boat"}
 HELD = {"tennis racket", "baseball bat", "frisbee", "kite", "umbrella", "cell phone", "sports ball",
         "cup", "wine glass", "bottle", "teddy bear", "donut", "pizza", "sandwich", "hot dog", "banana"}
@@ -97,6 +93,23 @@ def _subject(c: CocoClass, n: int) -> list[str]:
     return ["a", "group", "of", *noun.split()]
 
 
+def _room(evidence: SceneEvidence, present: list[str]) -> tuple[str, list[str]] | None:
+    """The room the things seen point to most (an oven and a sink: a kitchen), with the two
+    things that point there most; None when nothing seen belongs to a room."""
+    best, chosen = 0.0, None
+    for place in places():
+        if place.tag not in ROOMS:
+            continue
+        inside = sorted((p for p in present if place.classes.get(p)),
+                        key=lambda p: -place.classes[p] * evidence.score(p))
+        miss = 1.0
+        for p in inside:
+            miss *= 1.0 - place.classes[p] * evidence.score(p)
+        if inside and 1.0 - miss > best:
+            best, chosen = 1.0 - miss, (ROOMS[place.tag], inside[:2])
+    return chosen
+
+
 def _with(label: str) -> list[str]:
     return [_article(label), *label.split()]
 
@@ -122,14 +135,14 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
                 for w in words]
 
     if rank.get(classes[main].group, 3) > 1:
-        for room, members in ROOMS:
-            inside = [p for p in present if p in members][:2]
-            if inside:
-                # the room is as sure as the things that name it (a toilet: a bathroom)
-                out = [("a", None), *((w, inside[0]) for w in room.split()), ("with", None)]
-                for i, label in enumerate(inside):
-                    out += ([("and", None)] if i else []) + tagged(_with(label), label)
-                return out
+        room = _room(evidence, present)
+        if room is not None:
+            name, inside = room
+            # the room is as sure as the things that name it (a toilet: a bathroom)
+            out = [("a", None), *((w, inside[0]) for w in name.split()), ("with", None)]
+            for i, label in enumerate(inside):
+                out += ([("and", None)] if i else []) + tagged(_with(label), label)
+            return out
     if main == "dining table" and second:
         return tagged(["a", "table", "with"], main) + tagged(_with(second), second)
     c = classes[main]
