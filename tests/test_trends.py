@@ -10,7 +10,7 @@ import pytest
 from desktop_app.cli import main
 from desktop_app.errors import HashlensError
 from desktop_app.results import HashtagSuggestion
-from desktop_app.tagging.extend import extend_candidates, forget_cached_preferences
+from desktop_app.tagging.extend import extend_candidates
 from desktop_app.tagging.trends import TrendStore, parse_trending, relates, trending_suggestions
 
 TODAY = dt.date(2024, 6, 10)
@@ -155,7 +155,6 @@ def test_the_pipeline_suggests_trending_and_popular_tags(tmp_path):
     from desktop_app.pipeline import Pipeline, TagOptions
     from tests.ui.fakes import FakeCaptioner, make_photos
 
-    forget_cached_preferences()
     lib = TagLibrary.open(tmp_path / "lib")
     TrendStore(tmp_path / "lib").import_text("#beachlife\n#unrelatedthing\n")
     cap = FakeCaptioner(tokens=("a", "dog", "runs", "on", "the", "beach"))

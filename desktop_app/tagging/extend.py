@@ -109,14 +109,6 @@ def _from_preferences(preferences: Sequence) -> tuple[frozenset[str], dict[str, 
     return known, feedback
 
 
-def forget_cached_preferences() -> None:
-    """Drop the last answer of _from_preferences (kept for callers of older versions: a change
-    of the library already gives new preferences)."""
-    global _last
-    with _lock:
-        _last = None
-
-
 def trends_folder(library=None, library_dir: str | os.PathLike | None = None) -> Path:
     """Where trends.json lives: the open library's folder, else the data folder."""
     path = getattr(library, "path", None)
