@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..library import photos
 from ..library.store import TagLibrary
 from .scanner import FileStat
 
@@ -78,10 +79,7 @@ class WatchQueue:
         n = 0
         with self.lib.db.write("queue photos") as conn:
             for f in chunk:
-                if conn.execute(
-                    "SELECT 1 FROM photos WHERE path = ? AND file_size = ? AND mtime = ? LIMIT 1",
-                    (f.path, f.size, f.mtime),
-                ).fetchone() or conn.execute(
+                if photos.is_recorded(conn, f.path, f.size, f.mtime) or conn.execute(
                     "SELECT 1 FROM watch_failed WHERE path = ? AND size = ? AND mtime = ?",
                     (f.path, f.size, f.mtime),
                 ).fetchone():
