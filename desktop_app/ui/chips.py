@@ -173,10 +173,6 @@ class ChipFlow(QWidget):
             else:
                 self._relayout()
 
-    def set_states(self, decisions: dict[str, str]) -> None:
-        self.chips = [Chip(c.tag, c.score, decisions.get(c.tag, "")) for c in self.chips]
-        self.update()
-
     def tags(self) -> list[str]:
         return [c.tag for c in self.chips]
 

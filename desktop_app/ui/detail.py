@@ -281,10 +281,6 @@ class DetailPanel(QWidget):
         post = post_of(it, self.with_caption) if it is not None and it.taggable else None
         self.composer.set_post(post, bool(it and it.caption), bool(it and it.caption_approved))
 
-    def set_states(self, decisions: dict[str, str]) -> None:
-        self.chips.set_states(decisions)
-        self.update_post()
-
     def _muted(self) -> set[int]:
         res = self.item.result if self.item else None
         if res is None or res.caption is None:

@@ -257,9 +257,6 @@ class MainWindow(QMainWindow):
     def model_state(self) -> str:
         return self.review.model_state
 
-    def load_model(self) -> None:
-        self.review.load_model()
-
     # -- what the review says (its Listener) -----------------------------------------------
     def photos_added(self, first: int, count: int) -> None:
         self.model.appended(first, count)  # (thumbnails: asked for as their cells are drawn)
