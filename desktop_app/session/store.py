@@ -187,19 +187,6 @@ class SessionStore:
             photos.append(saved)
         return SavedSession(photos, cur[0] if cur else None, skipped)
 
-    # -- captions for the post ------------------------------------------------------------------
-    def post_captions(self, hashes: Iterable[str]) -> dict[str, str]:
-        """content_hash -> the caption the user approved or wrote for that photo's post."""
-        keys = list(hashes)
-        out: dict[str, str] = {}
-        with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                out.update(self._db.execute(
-                    f"SELECT content_hash, text FROM captions WHERE content_hash IN ({marks})", chunk))
-        return out
-
     # -- recent folders -------------------------------------------------------------------------
     def add_recent(self, folder: str) -> None:
         self._write([("INSERT OR REPLACE INTO recent VALUES (?, ?)", (folder, self.clock())),
