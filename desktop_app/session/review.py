@@ -29,12 +29,11 @@ from .model import ModelInfo, load_model
 from .persist import SessionKeeping
 from .photo import STATE_OF, Photo, Post, Status, edited_caption, plural, post_of
 from .store import SessionStore
-from .tasks import SyncRunner, TaskRunner
+from .tasks import BACKGROUND, SyncRunner, TaskRunner
 
 log = logging.getLogger(__name__)
 
 RERANK_PRIORITY = 10  # ahead of a big batch's thumbnails, like the photo shown
-BACKGROUND = -1  # long work (loading the model): the runner's low-priority threads
 
 
 @dataclass(frozen=True)

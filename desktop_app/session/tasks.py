@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+BACKGROUND = -1  # run_task priority of long work (tagging, loading the model): the runner's
+# low-priority threads
+
 Callback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
 

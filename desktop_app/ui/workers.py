@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from ..errors import HashlensError
 from ..session.model import ModelInfo, device_summary, load_model
 from ..session.review import first_alone
-from ..session.tasks import Callback, ErrorCallback, SyncRunner, TaskRunner
+from ..session.tasks import BACKGROUND, Callback, ErrorCallback, SyncRunner, TaskRunner
 from ..session.tasks import report as _report
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,6 @@ class _Task(QRunnable):
             self.relay.failed.emit(exc)
             return
         self.relay.done.emit(result)
-
-
-BACKGROUND = -1  # run_task priority of long work (tagging, loading the model): its own threads
 
 
 def lower_this_thread() -> None:
