@@ -4,13 +4,15 @@ Photos to tag live in `watch_queue` until tagged, so a queue survives a restart 
 photos that failed `max_attempts` times move to `watch_failed` and stay there (logged once)
 until the file changes. Every call is one short transaction through the library's database
 (`TagLibrary.db`: same connection, lock, busy timeout and error messages); what concerns the
-library's photos goes through TagLibrary's own methods.
+library's photos (the service's `is_recorded`, `known_content`, `note_path`) goes through
+TagLibrary's own methods.
 
 Dedupe happens at two levels:
 - by path + size + mtime when queuing: a file the library already recorded with exactly these
   values is not queued again (a restart's catch-up scan costs one indexed lookup per photo);
-- by content hash before tagging (`known_content`): a moved, renamed or copied photo is not
-  captioned again, only its new path is noted (`note_path`), so its tags and decisions stay.
+- by content hash before tagging (`TagLibrary.known_content`): a moved, renamed or copied
+  photo is not captioned again, only its new path is noted (`TagLibrary.note_path`), so its
+  tags and decisions stay.
 """
 
 from __future__ import annotations
@@ -188,16 +190,3 @@ class WatchQueue:
             q = conn.execute("SELECT count(*) FROM watch_queue").fetchone()[0]
             f = conn.execute("SELECT count(*) FROM watch_failed").fetchone()[0]
         return {"queued": int(q), "failed": int(f)}
-
-    # -- the library -----------------------------------------------------------------------
-    def is_recorded(self, path: str, size: int, mtime: float) -> bool:
-        """The library already holds this exact file (path, size and mtime)."""
-        return self.lib.is_recorded(path, size, mtime)
-
-    def known_content(self, content_hash: str) -> str | None:
-        """Where a photo with this content was captioned before (its last path), or None."""
-        return self.lib.known_content(content_hash)
-
-    def note_path(self, content_hash: str, path: str, size: int, mtime: float) -> None:
-        """A known photo seen at a new path (moved, renamed, copied): remember where it is."""
-        self.lib.note_path(content_hash, path, size, mtime)

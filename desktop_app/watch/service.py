@@ -84,6 +84,7 @@ class WatchService:
                 "watching folders needs the tag library (it keeps the queue): "
                 + (pipeline.library_warning or "it is turned off")
             )
+        self.library = lib
         self.queue = WatchQueue(lib, clock=clock)
         self.settler = Settler(self.options.quiet_s, self.options.trust_old_s, wall=clock)
         self._inbox: deque[Change] = deque()
@@ -261,7 +262,7 @@ class WatchService:
             if wait > 0:  # still being written (or just seen for the first time)
                 self.queue.defer(fs.path, wait, size=fs.size, mtime=fs.mtime)
                 continue
-            if self.queue.is_recorded(fs.path, fs.size, fs.mtime):  # tagged meanwhile
+            if self.library.is_recorded(fs.path, fs.size, fs.mtime):  # tagged meanwhile
                 self.queue.done(fs.path)
                 continue
             try:
@@ -269,9 +270,9 @@ class WatchService:
             except OSError as exc:
                 self._attempt_failed(item, f"cannot read {fs.path}: {exc.strerror or exc}")
                 continue
-            previous = self.queue.known_content(digest)
+            previous = self.library.known_content(digest)
             if previous is not None:
-                self.queue.note_path(digest, fs.path, fs.size, fs.mtime)
+                self.library.note_path(digest, fs.path, fs.size, fs.mtime)
                 self.queue.done(fs.path)
                 self.settler.forget(fs.path)
                 self._emit(WatchResult(fs.path, "known", previous_path=previous))
