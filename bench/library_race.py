@@ -34,7 +34,7 @@ WRITER = """
     import sys
     from desktop_app.library.store import TagLibrary
     lib = TagLibrary.open(sys.argv[1], habit_features=None)
-    lib._conn.execute(f"PRAGMA wal_autocheckpoint = {int(sys.argv[2])}")
+    lib.db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(sys.argv[2])}")
     print("ready", flush=True)
     i = 0
     while True:

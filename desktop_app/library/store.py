@@ -126,10 +126,6 @@ class TagLibrary:
         """Why the library is open read-only, if it is."""
         return self.db.note
 
-    @property
-    def _conn(self):  # (benchmarks that bulk-load or tune SQLite reach the connection here)
-        return self.db.conn
-
     def close(self) -> None:
         self.db.close()
         self._neighbours.clear()
