@@ -81,6 +81,12 @@ class Detection:
     score: float  # 0..1, the detector's confidence
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the photo's width/height
 
+    @property
+    def area(self) -> float:
+        """The share of the photo the box covers (0..1)."""
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
     def to_json(self) -> dict:
         return {"kind": self.kind, "label": self.label, "score": round(float(self.score), 4),
                 "box": [round(float(v), 4) for v in self.box]}

@@ -23,13 +23,22 @@ class CocoClass:
         return self.label if n == 1 else self.plural
 
 
+def _rows(name: str) -> list[list[str]]:
+    """The data rows of resources/scene/NAME: tab-separated, after the comments and header."""
+    text = (resources_dir() / "scene" / name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")][1:]
+
+
+def article(word: str) -> str:
+    """ "a" or "an" before a word ("an oven", "a giraffe")."""
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 @cache
 def coco_classes() -> dict[str, CocoClass]:
     """label -> CocoClass, in the file's order."""
     out: dict[str, CocoClass] = {}
-    text = (resources_dir() / "scene" / "coco_classes.tsv").read_text(encoding="utf-8")
-    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
-    for label, group, tag, words, plural, setting in rows[1:]:
+    for label, group, tag, words, plural, setting in _rows("coco_classes.tsv"):
         out[label] = CocoClass(
             label=label, group=group,
             tag=() if tag == "-" else tuple(tag.split()),
@@ -59,10 +68,8 @@ class Place:
 
 @cache
 def places() -> tuple[Place, ...]:
-    text = (resources_dir() / "scene" / "places.tsv").read_text(encoding="utf-8")
-    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
     out = []
-    for tag, members, imagenet in rows[1:]:
+    for tag, members, imagenet in _rows("places.tsv"):
         weights: dict[str, float] = {}
         for item in members.split(","):
             name, _, w = item.strip().partition(":")

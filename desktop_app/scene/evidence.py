@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 from ..results import Detection, ImagenetGuess
-from .classes import PERSON, class_of_word, coco_classes
+from .classes import PERSON, Place, coco_classes
 
 CLASSIFIER_WEIGHT = 0.8  # ImageNet was trained on other photos: its categories count less
 ABSENT = 0.2  # below this a class is not in the photo as far as anyone can tell ...
@@ -24,6 +25,23 @@ CLASSIFIER_SURE = 0.5  # or, for animals, by the classifier sure of another anim
 # at 91 %: no dog). Only animals: its sure guess on a dog photo is often the ball or the sofa.
 BIG = frozenset({"animal", "vehicle", "food", "furniture", "appliance", "electronic"})
 IMAGENET_ANIMALS = 398  # ImageNet's classes 1..398 are animals (tench ... pufferfish)
+
+
+@cache
+def _imagenet_animals() -> frozenset[str]:
+    from ..captioning.encoder import imagenet_labels
+
+    return frozenset(imagenet_labels()[1 : IMAGENET_ANIMALS + 1])
+
+
+def animal_category(imagenet_label: str) -> str | None:
+    """The everyday category of an ImageNet animal class ("tabby" -> "cat", "leopard" ->
+    "big cat"); None for a class that is not an animal."""
+    if imagenet_label not in _imagenet_animals():
+        return None
+    from ..tagging.imagenet_tags import category_of
+
+    return category_of(imagenet_label) or imagenet_label
 
 
 def _imagenet_scores(guesses: Iterable[ImagenetGuess]) -> dict[str, float]:
@@ -74,9 +92,7 @@ class SceneEvidence:
         """Classes with a confident box, most salient first (score x sqrt of the box's area)."""
         best: dict[str, float] = {}
         for d in self.objects:
-            x0, y0, x1, y1 = d.box
-            area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-            best[d.label] = max(best.get(d.label, 0.0), d.score * area ** 0.5)
+            best[d.label] = max(best.get(d.label, 0.0), d.score * d.area ** 0.5)
         return sorted(best, key=lambda k: -best[k])
 
     def score(self, label: str) -> float:
@@ -90,65 +106,64 @@ class SceneEvidence:
         return any(d.score >= STRONG and d.label != exclude and classes[d.label].group in BIG
                    for d in self.objects)
 
-    def contradicts(self, label: str) -> bool:
-        """True when the photo almost surely holds no `label` (see the module's docstring).
-        Only people and big things can be contradicted: detectors often miss a ball or a cup."""
+    def _absent(self, label: str) -> bool:
+        """No sign of a person or a big thing: what the tests below start from (people and
+        big things only: detectors often miss a ball or a cup)."""
         classes = coco_classes()
         if label not in classes or self.score(label) >= ABSENT:
             return False
-        if label == PERSON:
-            return not self.faces and self.seen_surely(exclude=label)
-        if classes[label].group not in BIG:
+        return not self.faces if label == PERSON else classes[label].group in BIG
+
+    def contradicts(self, label: str) -> bool:
+        """True when the photo almost surely holds no `label` (see the module's docstring)."""
+        if not self._absent(label):
             return False
-        return self.seen_surely(exclude=label) or self._classifier_says_other(label)
+        return self.seen_surely(exclude=label) or (
+            label != PERSON and self._classifier_says_other(label))
 
     def unsupported(self, label: str) -> bool:
         """Neither detector box nor classifier speaks for a person or a big thing."""
-        classes = coco_classes()
-        if label not in classes or self.score(label) >= ABSENT:
-            return False
-        if label == PERSON:
-            return not self.faces
-        return classes[label].group in BIG
+        return self._absent(label)
 
     def doubts(self, label: str) -> bool:
         """The weaker test for a guess that did not come from the caption (the tag detector's
         #dog, a classifier category): no sign of `label` while the detector surely saw other
         things, people included."""
-        classes = coco_classes()
-        if label not in classes or self.score(label) >= ABSENT:
-            return False
-        if label == PERSON and self.faces:
-            return False
-        if label != PERSON and classes[label].group not in BIG:
+        if not self._absent(label):
             return False
         return self.contradicts(label) or any(d.score >= STRONG and d.label != label for d in self.objects)
 
     def other_animal_seen(self, imagenet_label: str) -> bool:
         """The detector surely saw an animal, and the classifier's animal class is another
         one ("leopard" on the giraffe the detector found)."""
-        from ..captioning.encoder import imagenet_labels
-        from ..tagging.imagenet_tags import category_of
-
-        labels = imagenet_labels()
-        if imagenet_label not in labels or labels.index(imagenet_label) > IMAGENET_ANIMALS:
-            return False
+        category = animal_category(imagenet_label)
         seen = {d.label for d in self.objects if d.score >= STRONG and coco_classes()[d.label].group == "animal"}
-        return bool(seen) and category_of(imagenet_label) not in seen
+        return category is not None and bool(seen) and category not in seen
 
     def _classifier_says_other(self, label: str) -> bool:
-        if not self.classifier_sure or coco_classes()[label].group != "animal":
+        """The classifier is sure of an animal other than `label` (an animal)."""
+        if coco_classes()[label].group != "animal":
             return False
-        from ..captioning.encoder import imagenet_labels
-        from ..tagging.imagenet_tags import category_of
+        category = animal_category(self.classifier_sure) if self.classifier_sure else None
+        return category is not None and category != label
 
-        labels = imagenet_labels()
-        animal = self.classifier_sure in labels and labels.index(self.classifier_sure) <= IMAGENET_ANIMALS
-        return animal and category_of(self.classifier_sure) != label
-
-    def contradicts_word(self, word: str) -> bool:
-        label = class_of_word().get(word)
-        return label is not None and self.contradicts(label)
+    def place_support(self, place: Place, classifier: bool = True) -> tuple[float, list[int], list[str]]:
+        """How surely the photo is of `place` (#kitchen: an oven, a fridge; places.tsv): the
+        noisy-OR of its boxes' scores times their class's weight, and, with `classifier`, of
+        the classifier's classes of that place times CLASSIFIER_WEIGHT. Returns that, the
+        boxes (indices into objects) and what pointed there, the surest first."""
+        miss, boxes, why = 1.0, [], {}
+        for i, d in enumerate(self.objects):
+            w = place.classes.get(d.label, 0.0)
+            if w:
+                miss *= 1.0 - w * d.score
+                boxes.append(i)
+                why[d.label] = max(why.get(d.label, 0.0), w * d.score)
+        for g in self.imagenet if classifier else ():
+            if g.label in place.imagenet:
+                miss *= 1.0 - CLASSIFIER_WEIGHT * g.prob
+                why[g.label] = max(why.get(g.label, 0.0), CLASSIFIER_WEIGHT * g.prob)
+        return 1.0 - miss, boxes, sorted(why, key=lambda k: -why[k])
 
     def boxes_of(self, label: str) -> list[int]:
         """Indices into `objects` of the boxes of a class."""

@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..results import LOW_CONFIDENCE, CaptionResult, Detection
-from .classes import PERSON, CocoClass, class_of_word, coco_classes, places
+from .classes import PERSON, CocoClass, article, class_of_word, coco_classes, places
 from .evidence import SceneEvidence
 
 BOOST = 1.0  # log-probability bonus per unit of detector score for a seen class's words
@@ -77,17 +77,13 @@ def grounded_captions(caption_fn, vocab, detections: list[list[Detection]]
     return out
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
-
-
 def _subject(c: CocoClass, n: int) -> list[str]:
     if c.label == PERSON:
         noun = "person" if n == 1 else "people"
     else:
         noun = c.noun(n)
     if n == 1:
-        return [_article(noun), *noun.split()]
+        return [article(noun), *noun.split()]
     if n in NUMBERS:
         return [NUMBERS[n], *noun.split()]
     return ["a", "group", "of", *noun.split()]
@@ -100,18 +96,15 @@ def _room(evidence: SceneEvidence, present: list[str]) -> tuple[str, list[str]] 
     for place in places():
         if place.tag not in ROOMS:
             continue
-        inside = sorted((p for p in present if place.classes.get(p)),
-                        key=lambda p: -place.classes[p] * evidence.score(p))
-        miss = 1.0
-        for p in inside:
-            miss *= 1.0 - place.classes[p] * evidence.score(p)
-        if inside and 1.0 - miss > best:
-            best, chosen = 1.0 - miss, (ROOMS[place.tag], inside[:2])
+        p, _, why = evidence.place_support(place, classifier=False)
+        inside = [label for label in why if label in present]
+        if inside and p > best:
+            best, chosen = p, (ROOMS[place.tag], inside[:2])
     return chosen
 
 
 def _with(label: str) -> list[str]:
-    return [_article(label), *label.split()]
+    return [article(label), *label.split()]
 
 
 def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | None:
@@ -255,7 +248,7 @@ def _replace_words(caption: CaptionResult, fixes: dict[int, str], evidence: Scen
             c, old = classes[fixes[i]], classes[names[tok]]
             new = c.noun(2 if _is_plural(tok, old) else 1).split()
             if words and words[-1][0] in ("a", "an"):
-                words[-1] = (_article(new[0]), None)
+                words[-1] = (article(new[0]), None)
             for w in new:
                 words.append((w, c.label))
                 probs.append(evidence.score(c.label))

@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-from ..scene.classes import PERSON, class_of_word, coco_classes, places
-from ..scene.evidence import CLASSIFIER_WEIGHT, SceneEvidence
+from ..scene.classes import PERSON, article, class_of_word, coco_classes, places
+from ..scene.evidence import SceneEvidence
 from .rules import clean_word, words_key
 from .scoring import clamp, noisy_or, specificity
 
@@ -37,13 +37,8 @@ CROWD_WEIGHT = 0.3  # ... a weak tag: people seldom write it (6 of 70 right on F
 SELFIE_AREA, PORTRAIT_AREA, GROUP_FACES = 0.10, 0.03, 3
 
 
-def _area(box) -> float:
-    x0, y0, x1, y1 = box
-    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
-
-
-def salience(boxes) -> float:
-    return min(1.0, (sum(_area(b) for b in boxes) / SALIENT_AREA) ** 0.5)
+def salience(detections) -> float:
+    return min(1.0, (sum(d.area for d in detections) / SALIENT_AREA) ** 0.5)
 
 
 def _head_class(words: tuple[str, ...]) -> str | None:
@@ -68,7 +63,7 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
         n = evidence.count(label)
         boxes = evidence.boxes_of(label)
         best = max(evidence.objects[i].score for i in boxes)
-        weight = OBJECT_WEIGHT * best * salience([evidence.objects[i].box for i in boxes])
+        weight = OBJECT_WEIGHT * best * salience([evidence.objects[i] for i in boxes])
         if c.label == PERSON:
             if n >= CROWD:
                 out.append((("people",), CROWD_WEIGHT * weight * specificity(("people",)),
@@ -76,7 +71,7 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
             continue
         if not c.tag:
             continue
-        what = f"{n} {c.plural}" if n > 1 else f"{'an' if c.label[0] in 'aeiou' else 'a'} {c.label}"
+        what = f"{n} {c.plural}" if n > 1 else f"{article(c.label)} {c.label}"
         out.append((c.tag, weight * specificity(c.tag),
                      f"seen in the photo: {what} ({best:.0%})", boxes))
     out += place_tags(evidence)
@@ -84,7 +79,7 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
     faces = evidence.faces
     first = n_objects  # faces follow the objects in PhotoResult.detections
     if len(faces) == 1:
-        area, score = _area(faces[0].box), faces[0].score
+        area, score = faces[0].area, faces[0].score
         if area >= SELFIE_AREA:
             out.append((("selfie",), FACE_WEIGHT * score, "one face fills the frame", [first]))
         elif area >= PORTRAIT_AREA:
@@ -98,26 +93,22 @@ def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float,
 
 def place_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float, str, list[int]]]:
     """#kitchen, #bathroom, #food ...: the things detected and the classifier's classes that
-    point there together (noisy-OR), see resources/scene/places.tsv."""
+    point there together (SceneEvidence.place_support), see resources/scene/places.tsv."""
     out = []
     for place in places():
-        miss, why, boxes = 1.0, [], []
-        for i, d in enumerate(evidence.objects):
-            w = place.classes.get(d.label, 0.0)
-            if w:
-                miss *= 1.0 - w * d.score
-                boxes.append(i)
-                if d.label not in why:
-                    why.append(d.label)
-        for g in evidence.imagenet:
-            if g.label in place.imagenet:
-                miss *= 1.0 - CLASSIFIER_WEIGHT * g.prob
-                why.append(g.label)
-        p = 1.0 - miss
+        p, boxes, why = evidence.place_support(place)
         if p >= PLACE_MIN:
             out.append(((place.tag,), PLACE_WEIGHT * p, f"a {place.tag} by what is in it: {', '.join(why[:3])}",
                         boxes))
     return out
+
+
+def _demote(cand, reason: str) -> bool:
+    """Demote a candidate the evidence speaks against; True when it is too weak to keep."""
+    cand.score *= CONTRADICTED
+    cand.parts["contradicted"] = 1.0
+    cand.reason += f"; {reason}"
+    return cand.score < DROP_BELOW
 
 
 def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
@@ -141,20 +132,14 @@ def arbitrate(cands: list, evidence: SceneEvidence, make) -> list:
         if cand.source == "objects" or "objects" in cand.parts:
             continue
         if cand.source == "imagenet" and cand.support and all(evidence.other_animal_seen(x) for x in cand.support):
-            cand.score *= CONTRADICTED
-            cand.reason += "; but the detector saw another animal"
-            if cand.score < DROP_BELOW:
+            if _demote(cand, "but the detector saw another animal"):
                 dropped.add(cand.key)
             continue
         label = _head_class(cand.words)
         if label is None:
             continue
         if evidence.contradicts(label) if cand.source == "caption" else evidence.doubts(label):
-            cand.score *= CONTRADICTED
-            cand.parts["contradicted"] = 1.0
-            what = coco_classes()[label].label
-            cand.reason += f"; but the detectors saw no {what} in the photo"
-            if cand.score < DROP_BELOW:
+            if _demote(cand, f"but the detectors saw no {label} in the photo"):
                 dropped.add(cand.key)
         elif evidence.unsupported(label) and cand.score < UNSUPPORTED_MIN:
             dropped.add(cand.key)
