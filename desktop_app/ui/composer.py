@@ -146,18 +146,12 @@ class Composer(QWidget):
             self.preview.setText(f'<span style="color: palette(placeholder-text)"><i>{NO_POST}</i></span>')
             self.counter.setText("")
             return
-        over = post.over > 0
-        colour = "#cf222e" if over else ""
-        self.counter.setText(f'<span style="color:{colour}">{html.escape(post.counter())}</span>'
-                             if colour else html.escape(post.counter()))
+        counter = html.escape(post.counter())
+        self.counter.setText(f'<span style="color:#cf222e">{counter}</span>' if post.over else counter)
         if not post.tags and not post.caption:
             self.preview.setText(f'<span style="color: palette(placeholder-text)"><i>{EMPTY_POST}</i></span>')
             return
-        parts = []
-        if post.caption:
-            parts.append(html.escape(post.caption))
-        if post.tags:
-            parts.append(html.escape(" ".join(post.tags)))
+        parts = [html.escape(post.text).replace("\n", "<br>")]  # the text Copy pastes
         if post.left_out:
             parts.append(f'<span style="color: palette(placeholder-text)"><s>{html.escape(" ".join(post.left_out))}'
                          f"</s> (over {MAX_HASHTAGS}: not pasted)</span>")
