@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from ..errors import LibraryError
 from .import_check import is_valid_tag
 
-KINDS = ("block", "synonym", "always")
-
 
 @dataclass
 class Rules:
