@@ -15,9 +15,7 @@ share of the grid the class's boxes cover, averaged).
 
 from __future__ import annotations
 
-import csv
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -27,23 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.detector_accuracy import read_sample  # noqa: E402
 from bench.everyday_quality import SETS, _encode  # noqa: E402
 from bench.tag_quality import load_captions, load_split  # noqa: E402
 
 
 def load_boxes(data: Path) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
-    """file -> [(class, (x0, y0, x1, y1) as fractions of the photo)]."""
-    sizes: dict[str, tuple[int, int]] = {}
-    out: dict[str, list] = defaultdict(list)
-    with open(data / "boxes.tsv", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            name = row["file"]
-            if name not in sizes:
-                with Image.open(data / "images" / name) as im:
-                    sizes[name] = im.size
-            w, h = sizes[name]
-            x, y, bw, bh = (float(row[k]) for k in ("x", "y", "w", "h"))
-            out[name].append((row["category"], (x / w, y / h, (x + bw) / w, (y + bh) / h)))
+    """file -> [(class, (x0, y0, x1, y1) as fractions of the photo)], from the sample's boxes
+    as bench.detector_accuracy reads them."""
+    files, gt = read_sample(data)
+    out: dict[str, list] = {}
+    for name in files:
+        with Image.open(data / "images" / name) as im:
+            w, h = im.size
+        out[name] = [(cat, tuple(float(v) for v in box / (w, h, w, h))) for cat, box, _crowd in gt[name]]
     return out
 
 
