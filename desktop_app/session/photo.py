@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -103,6 +104,14 @@ def post_of(photo: Photo | None, with_caption: bool = True) -> Post:
     return Post(caption_sentence(cap) if cap else "", tags, len(kept), tuple(every[len(tags):]))
 
 
+def chip_tags(suggested: Iterable[str], decisions: Mapping[str, str], order: Sequence[str] = ()) -> list[str]:
+    """The chips as shown: the user's order first, then the ranking, then the tags they added."""
+    tags = list(dict.fromkeys(suggested))
+    tags += [t for t, s in decisions.items() if t not in tags and s in KEEP_STATES]
+    known = [t for t in dict.fromkeys(order) if t in tags]
+    return known + [t for t in tags if t not in known]
+
+
 def plural(n: int, noun: str, many: str | None = None) -> str:
     """'1 photo', '12 photos' (never 'photo(s)')."""
     return f"{n} {noun if n == 1 else (many or noun + 's')}"
@@ -139,4 +148,4 @@ def edited_caption(old: CaptionResult, text: str) -> CaptionResult:
     )
 
 
-__all__ = ["KEEP_STATES", "Photo", "Post", "STATE_OF", "Status", "edited_caption", "plural", "post_of"]
+__all__ = ["KEEP_STATES", "Photo", "Post", "STATE_OF", "Status", "chip_tags", "edited_caption", "plural", "post_of"]

@@ -27,7 +27,7 @@ from ..export.csv_txt import ExportRow
 from ..results import PhotoResult
 from .model import ModelInfo, load_model
 from .persist import SessionKeeping
-from .photo import STATE_OF, Photo, Post, Status, edited_caption, plural, post_of
+from .photo import STATE_OF, Photo, Post, Status, chip_tags, edited_caption, plural, post_of
 from .store import SessionStore
 from .tasks import BACKGROUND, SyncRunner, TaskRunner
 
@@ -428,10 +428,8 @@ class Review(SessionKeeping):
 
     def chip_order(self, photo: Photo) -> list[str]:
         """The chips as shown: the user's order first, then the ranking, then added tags."""
-        tags = [h.tag for h in photo.result.hashtags] if photo.result is not None else []
-        tags += [t for t, s in photo.decisions.items() if t not in tags and s in ("approved", "added")]
-        known = [t for t in photo.order if t in tags]
-        return known + [t for t in tags if t not in known]
+        suggested = [h.tag for h in photo.result.hashtags] if photo.result is not None else []
+        return chip_tags(suggested, photo.decisions, photo.order)
 
     def _record(self, photo: Photo, decisions: dict[str, list[str]]) -> bool:
         if self._lib() is None:

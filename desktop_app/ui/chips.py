@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QCompleter, QLineEdit, QSizePolicy, 
 
 from ..export.instagram import KEEP_STATES
 from ..results import UNSURE_WORD, HashtagSuggestion
+from ..session.photo import chip_tags
 
 STATE_COLOURS = {"approved": "#2da44e", "added": "#2da44e", "rejected": "#cf222e"}
 PAD, BTN, H, GAP = 9, 19, 26, 4  # text padding, a ✓/✕ button, a chip's height, space between
@@ -154,13 +155,10 @@ class ChipFlow(QWidget):
         probs = tuple(caption.token_probs) if caption is not None else ()
         toks = tuple(caption.tokens) if caption is not None else ()
         by_tag = {s.tag: s for s in suggestions}
-        for tag, state in decisions.items():
-            if tag not in by_tag and state in KEEP_STATES:
+        tags = chip_tags(by_tag, decisions, order or ())
+        for tag in tags:
+            if tag not in by_tag:
                 by_tag[tag] = HashtagSuggestion(tag, 1.0, "you", reason="You added this tag.")
-        tags = list(by_tag)
-        if order:
-            known = [t for t in dict.fromkeys(order) if t in by_tag]
-            tags = known + [t for t in tags if t not in known]
         focused = self.focused_tag() if self.current >= 0 else None
         chips = [Chip(t, float(by_tag[t].score), decisions.get(t, "")) for t in tags]
         self._why = (by_tag, probs, toks)  # tooltips are written when asked for
