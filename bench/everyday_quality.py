@@ -116,7 +116,7 @@ def _first_noun_tag(tokens) -> str | None:
 def evaluate_set(pipe, name: str, use_detectors: bool, limit: int | None = None) -> dict:
     from desktop_app.captioning.metrics import score_captions
     from desktop_app.scene.grounding import grounded_captions
-    from desktop_app.tagging.suggest import _sensitive
+    from desktop_app.tagging.suggest import sensitive_labels
 
     data, split = SETS[name]
     captions = load_captions(data)
@@ -132,7 +132,7 @@ def evaluate_set(pipe, name: str, use_detectors: bool, limit: int | None = None)
             return cap.caption_encoded(feats[sl].astype(np.float32), probs[sl], 3, bias)
 
         described += grounded_captions(decode, cap.vocab if use_detectors else None, found[sl])
-    sensitive = {tag_key("#" + "".join(w.lower().split())) for w in _sensitive()}
+    sensitive = {tag_key("#" + "".join(w.lower().split())) for w in sensitive_labels()}
     rows, hyps, conf, right, changed, phantom, touchy = [], {}, [], [], 0, 0, 0
     for im, (caption, dets) in zip(images, described, strict=True):
         res = PhotoResult(path=str(data / "images" / im), caption=caption, detections=dets)

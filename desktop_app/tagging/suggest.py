@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -53,14 +54,17 @@ DETECTOR_SAYS_AGREES = 0.3  # a caption tag's reason mentions the detector from 
 SENSITIVE_MIN_PROB = 0.6
 
 
-def _sensitive() -> frozenset[str]:
+@cache
+def sensitive_labels() -> frozenset[str]:
+    """The reviewed ImageNet classes, lowercased (read once)."""
     return frozenset(line.strip() for line in _lines("sensitive_imagenet.txt"))
 
 
 def _allowed_guesses(guesses, evidence: SceneEvidence | None) -> list[ImagenetGuess]:
     person = evidence is not None and (evidence.count(PERSON) > 0 or bool(evidence.faces))
-    sensitive = _sensitive()
-    return [g for g in guesses if g.label not in sensitive or (not person and g.prob >= SENSITIVE_MIN_PROB)]
+    sensitive = sensitive_labels()
+    return [g for g in guesses
+            if g.label.lower() not in sensitive or (not person and g.prob >= SENSITIVE_MIN_PROB)]
 
 
 @dataclass

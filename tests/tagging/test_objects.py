@@ -84,3 +84,13 @@ def test_a_weak_guess_nothing_supports_is_dropped_once_the_detectors_ran():
     cap = make_caption("a group of people are sitting on a table", probs={"people": 0.2})
     assert "#people" in top(cap, None)  # no detectors: the caption alone decides
     assert "#people" not in top(cap, SceneEvidence.build([]))  # they ran and saw no one
+
+
+def test_the_reviewed_list_names_real_classes_and_catches_them_in_any_case():
+    from desktop_app.captioning.encoder import imagenet_labels
+    from desktop_app.tagging.suggest import sensitive_labels
+
+    known = {label.lower() for label in imagenet_labels()}
+    assert sensitive_labels() <= known
+    cap = make_caption("a man is standing", imagenet=[("Geoffroy's spider monkey", 0.9)])
+    assert not any("monkey" in t for t in top(cap, SceneEvidence.build([obj("person")], cap.imagenet), 30))
