@@ -507,21 +507,23 @@ class MainWindow(QMainWindow):
         n = min(MAX_HASHTAGS, len(it.kept()))
         self.notify(f"Copied the post with {plural(n, 'hashtag')} for Instagram.")
 
-    def export_to(self, target: str, fmt: str) -> tuple[list[Path], list[str]]:
-        """Write the batch's approved hashtags -> (files written, problems). xmp writes one
-        sidecar per photo and goes on past a photo whose sidecar cannot be written (read-only,
-        not an XMP file, ...): each becomes a problem naming the photo."""
-        rows = self.review.export_rows()
+    def export_to(self, target: str, fmt: str, rows=None) -> tuple[list[Path], list[str]]:
+        """Write the batch's approved hashtags (`rows`, default: the review's) -> (files
+        written, problems). xmp writes one sidecar per photo and goes on past a photo whose
+        sidecar cannot be written (read-only, not an XMP file, ...): each becomes a problem
+        naming the photo. Touches no widget: export_dialog runs it in a worker."""
+        rows = self.review.export_rows() if rows is None else rows
+        s = self.settings
         if fmt == "xmp":
-            written, problems = write_sidecars(rows, self.settings.with_caption,
-                                               self.settings.sidecar_name)
+            written, problems = write_sidecars(rows, s.with_caption, s.sidecar_name)
             return written, [f"{Path(photo).name}: {why}" for photo, why in problems]
-        text = to_csv(rows) if fmt == "csv" else instagram_posts(rows, self.settings.with_caption)
+        text = to_csv(rows) if fmt == "csv" else instagram_posts(rows, s.with_caption)
         Path(target).write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
         return [Path(target)], []
 
     def export_dialog(self) -> None:
-        if not self.review.export_rows():
+        rows = self.review.export_rows()
+        if not rows:
             self.notify("Nothing to export: no photo has approved hashtags yet.")
             return
         filters = {"Text (*.txt)": "txt", "CSV spreadsheet (*.csv)": "csv",
@@ -532,11 +534,12 @@ class MainWindow(QMainWindow):
         if not target:
             return
         fmt = filters.get(chosen, "txt")
-        try:
-            written, problems = self.export_to(target, fmt)
-        except (OSError, ValueError) as exc:
-            self.show_error(f"<b>Export failed:</b> {html.escape(str(exc))}")
-            return
+        # In a worker: a sidecar is read, merged and synced to disk per photo.
+        self.runner.run_task(lambda: self.export_to(target, fmt, rows),
+                             lambda done: self._exported(fmt, *done),
+                             lambda exc: self.show_error(f"<b>Export failed:</b> {html.escape(str(exc))}"))
+
+    def _exported(self, fmt: str, written: list[Path], problems: list[str]) -> None:
         if fmt != "xmp":
             self.notify(f"Exported to {written[0]}")
             return

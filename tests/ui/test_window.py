@@ -222,6 +222,19 @@ def test_export_txt_csv_and_xmp(window, photos, tmp_path):
     assert "<rdf:li>teddybear</rdf:li>" in sidecar.read_text()
 
 
+def test_export_dialog_writes_through_the_runner_and_says_where(window, photos, tmp_path, monkeypatch):
+    from desktop_app.ui import window as window_module
+
+    ready_window(window, photos)
+    window.decide("#teddybear", "approve")
+    out = tmp_path / "picked.csv"
+    monkeypatch.setattr(window_module.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(out), "CSV spreadsheet (*.csv)"))
+    window.export_dialog()
+    assert "#teddybear" in out.read_text()
+    assert window.status_line.full == f"Exported to {out}"
+
+
 def test_xmp_export_goes_on_past_a_read_only_sidecar_and_names_it(window, photos):
     ready_window(window, photos)
     for photo in photos[:2]:
