@@ -19,7 +19,7 @@ import numpy as np
 from ..results import HashtagSuggestion
 from . import ranking
 from .db import chunks, marks
-from .decisions import TagStats, stats_for
+from .decisions import TagStats, photo_states, stats_for
 from .habit_sums import HabitSums
 from .habits import HabitPrediction
 from .neighbour_cache import NeighbourCache
@@ -245,12 +245,7 @@ def gather(
     cfg = src.config
     canon = rules.canon
     merged, order = merge_candidates(candidates, rules)
-    states: dict[str, str] = {}
-    if pid is not None:
-        for tag, state in conn.execute(
-            "SELECT tag, state FROM photo_tags WHERE photo_id = ? ORDER BY at", (pid,)
-        ):
-            states[canon(tag)] = state
+    states = {} if pid is None else {canon(t): s for t, s in photo_states(conn, pid)}
     kept_here = [t for t, s in states.items() if s in POSITIVE_STATES]
     chosen_c = list(dict.fromkeys([canon(t) for t in chosen] + kept_here))
     sig = _photo_signals(conn, src, rules, embedding, pid)
