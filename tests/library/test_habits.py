@@ -21,8 +21,13 @@ def tags(ranked):
     return [s.tag for s in ranked]
 
 
-def review_family_photos(lib, n=24):
-    """A parent's photos: beach or kitchen, with or without a child; #familytime iff a child."""
+def family_adds(i, with_child):
+    return ["#familytime"] if with_child else []
+
+
+def review_family_photos(lib, n=24, adds=family_adds):
+    """A parent's photos: beach or kitchen, with or without a child; #sand or #table kept, and
+    `adds(i, with_child)` added (by default #familytime iff a child)."""
     for i in range(n):
         place = BEACH if i % 2 else KITCHEN
         with_child = i % 4 < 2
@@ -30,7 +35,7 @@ def review_family_photos(lib, n=24):
         emb = scene(place, CHILD, seed=i) if with_child else embedding(place, seed=i)
         lib.record_result(result(h, MODEL, emb), 1.0, 10, "m")
         lib.record_decisions(h, approve=["#sand"] if place == BEACH else ["#table"],
-                             add=["#familytime"] if with_child else [])
+                             add=adds(i, with_child))
 
 
 def test_a_conditional_habit_follows_what_is_in_the_photo(habit_lib):
@@ -208,15 +213,8 @@ def test_damaged_habit_sums_are_ignored_then_rebuilt_and_lose_nothing(tmp_path, 
 def test_a_habit_enters_the_top_five_only_where_the_photo_calls_for_it(habit_lib):
     """#familytime follows a child; #mood is added to every other photo whatever it shows: its
     base rate (50 %) alone never puts it in the top five; #nofilter is on every photo."""
-    for i in range(24):
-        place = BEACH if i % 2 else KITCHEN
-        with_child = i % 4 < 2
-        h = f"p{i}"
-        emb = scene(place, CHILD, seed=i) if with_child else embedding(place, seed=i)
-        habit_lib.record_result(result(h, MODEL, emb), 1.0, 10, "m")
-        habit_lib.record_decisions(h, approve=["#sand"] if place == BEACH else ["#table"],
-                                   add=["#nofilter"] + (["#familytime"] if with_child else [])
-                                   + (["#mood"] if i % 3 == 0 else []))
+    review_family_photos(habit_lib, adds=lambda i, with_child: (
+        ["#nofilter"] + family_adds(i, with_child) + (["#mood"] if i % 3 == 0 else [])))
     weak = cands(("#wall", 0.2), ("#floor", 0.15), ("#light", 0.1))  # a photo the model doubts
     kid = tags(habit_lib.rank(weak, scene(KITCHEN, CHILD, seed=99), limit=10))
     empty = tags(habit_lib.rank(weak, embedding(KITCHEN, seed=98), limit=10))
