@@ -166,13 +166,6 @@ class HabitModels:
             weights = np.linalg.pinv(a, hermitian=True) @ b
         return cls(tags, dict(kept), weights, float(gram[-1, -1]))
 
-    def predict(self, phi: np.ndarray) -> dict[str, float]:
-        """P(kept) for each tag on the photo `phi`, clipped to [0, 1]."""
-        if not self.tags:
-            return {}
-        values = np.clip(phi @ self.weights, 0.0, 1.0)
-        return dict(zip(self.tags, values.tolist(), strict=True))
-
     def triggers(self, names: Sequence[str], most: int = 3, least: float = 0.15) -> dict[str, tuple[str, ...]]:
         """For each tag, the features that raise P(kept) most when present (by at least `least`
         each), e.g. "#familytime" -> ("#boy", "#child"): what the library has learned."""
