@@ -39,6 +39,7 @@ from ..results import MAX_HASHTAGS
 from ..session.photo import Photo, plural
 from ..session.review import ProgressView, Review
 from ..session.store import SessionStore
+from ..session.tasks import BACKGROUND, SyncRunner, TaskRunner
 from .canvas import make_display
 from .detail import DetailPanel, load_display_image
 from .grid import CELL, PhotoGrid, PhotoGridModel, fit_thumbnail
@@ -47,14 +48,7 @@ from .settings import AppSettings, SettingsDialog, SettingsStore
 from .thumbnails import ThumbnailCache
 from .watching import WatchBridge
 from .widgets import Banner, EmptyState, StatusLine
-from .workers import (
-    BACKGROUND,
-    SyncRunner,
-    TaggingJob,
-    TaskRunner,
-    freeze_long_lived,
-    load_model_quietly,
-)
+from .workers import TaggingJob, freeze_long_lived, load_model_quietly
 
 log = logging.getLogger(__name__)
 

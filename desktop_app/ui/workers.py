@@ -25,15 +25,15 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from ..errors import HashlensError
-from ..session.model import ModelInfo, device_summary, load_model
+from ..session.model import ModelInfo, load_model
 from ..session.review import first_alone
-from ..session.tasks import BACKGROUND, Callback, ErrorCallback, SyncRunner, TaskRunner
+from ..session.tasks import BACKGROUND, SyncRunner
 from ..session.tasks import report as _report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BACKGROUND", "Callback", "ErrorCallback", "ModelInfo", "SyncRunner", "TaggingJob", "TaskRunner",
-           "ThreadRunner", "batch_marks", "device_summary", "eta_text", "freeze_long_lived", "load_model",
+# SyncRunner lives in session/tasks.py; tests and scripts that run the window import it from here
+__all__ = ["SyncRunner", "TaggingJob", "ThreadRunner", "batch_marks", "eta_text", "freeze_long_lived",
            "load_model_quietly"]
 
 

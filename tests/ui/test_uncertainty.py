@@ -8,11 +8,11 @@ import pytest
 
 from desktop_app.pipeline import Pipeline
 from desktop_app.results import LOW_CONFIDENCE, UNSURE_WORD, HashtagSuggestion
+from desktop_app.session.model import ModelInfo
 from desktop_app.session.photo import Status
 from desktop_app.ui.chips import source_words, tooltip_for
 from desktop_app.ui.detail import UNSURE_NOTE, caption_html
 from desktop_app.ui.overlay import attention_overlay, focus, upsample_weights
-from desktop_app.ui.workers import ModelInfo
 
 from .fakes import CAPTION, FakeCaptioner, make_photos
 from .test_window import drop

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 from desktop_app.pipeline import Pipeline
+from desktop_app.session.model import device_summary
 from desktop_app.ui.workers import (
     SyncRunner,
     TaggingJob,
     ThreadRunner,
     batch_marks,
-    device_summary,
     eta_text,
 )
 
