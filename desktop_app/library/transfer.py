@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import LibraryError
 from . import integrity, migrations, ranking
 from .db import Database, chunks
-from .decisions import apply_decision, count_context
+from .decisions import apply_decision, count_context, photo_history
 from .habit_sums import Change, HabitSums
 from .import_check import (
     EXPORT_FORMAT,
@@ -138,12 +138,7 @@ def _export_photo(conn: sqlite3.Connection, r: tuple, include_embeddings: bool,
             (pid,),
         )
     ]
-    decisions = [
-        list(d)
-        for d in conn.execute(
-            "SELECT tag, state, at FROM decisions WHERE photo_id = ? ORDER BY at, id", (pid,)
-        )
-    ]
+    decisions = [list(d) for d in photo_history(conn, pid)]
     kept_s = [s for s in suggestions if is_valid_tag(s["tag"])]
     kept_d = [d for d in decisions if is_valid_tag(d[0])]
     skipped["suggestions"] += len(suggestions) - len(kept_s)
