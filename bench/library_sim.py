@@ -390,16 +390,12 @@ class _Memory:
 
 def app_candidates(lib: TagLibrary, cap: CaptionResult, found: list[HashtagSuggestion],
                    ) -> list[HashtagSuggestion]:
-    """The tagger's candidates plus the popular variants, as `hashlens tag` builds them (no
-    trending lists), with the user's history of kept tags and per-form feedback."""
-    from desktop_app.tagging.extend import extend_candidates
-    from desktop_app.tagging.rules import tag_key
-    from desktop_app.tagging.variants import template_feedback
+    """The tagger's candidates plus the popular variants, as `hashlens tag` builds them
+    (Pipeline.candidates, without trending lists), with the user's history of kept tags and
+    per-form feedback."""
+    from desktop_app.tagging.extend import extend_for_photo
 
-    prefs = lib.tag_preferences()
-    known = {tag_key(p.tag) for p in prefs if p.approvals + p.adds > 0}
-    return extend_candidates(found, cap.tokens, known_extra=known,
-                             feedback=template_feedback(prefs))
+    return extend_for_photo(found, PhotoResult("", cap, found), lib.tag_history())
 
 
 def _photo_log(n: int, image: str, user: SimUser, personal: list[str], baseline: list[str],
