@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import LibraryError
 from . import integrity, migrations, ranking
 from .db import Database, chunks
-from .decisions import apply_decision, count_context, photo_history
+from .decisions import apply_decision, count_context, photo_history, rightness_of
 from .habit_sums import Change, HabitSums
 from .import_check import (
     EXPORT_FORMAT,
@@ -280,8 +280,10 @@ class Importer:
             count_context(conn, pid, -1)  # put back below, with the merged suggestions
         before = self.habits.part(conn, pid, kept_tags(conn, pid))
         self._photo_rows(conn, pid, photo, now)
+        rights = rightness_of(conn, pid, self.cfg)  # (once per photo, not per decision)
         for d in sorted(photo.decisions, key=lambda d: d.at):
-            if apply_decision(conn, pid, d.tag, d.state, d.at, False, self.cfg):
+            right = rights.get(d.tag, self.cfg.rightness_unsuggested)
+            if apply_decision(conn, pid, d.tag, d.state, d.at, False, self.cfg, right):
                 report["decisions_added"] += 1
             else:
                 report["decisions_skipped"] += 1
