@@ -87,7 +87,7 @@ def run_gui(argv: list[str] | None = None, paths: list[str] | None = None) -> in
     """Open the window (with `paths`: photos and folders to add, `hashlens PATH...`), or hand
     them to the window already open for this user and library and return at once."""
     from ..paths import resources_dir
-    from .single import FileOpenFilter, InstanceServer, hand_over
+    from .single import FileOpenFilter, InstanceServer, hand_over, server_name
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("hashlens")
@@ -96,17 +96,20 @@ def run_gui(argv: list[str] | None = None, paths: list[str] | None = None) -> in
     icon = resources_dir() / "desktop" / "hashlens.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    if hand_over(list(paths or [])):
+    from .settings import SettingsStore
+
+    store = SettingsStore()
+    settings = store.load()
+    # one window per library folder: the one the settings point at
+    name = server_name(settings.library_dir or None)
+    if hand_over(list(paths or []), name):
         print("hashlens: handed to the window already open", file=sys.stderr)
         return 0
     from ..pipeline import Pipeline
-    from .settings import SettingsStore
     from .startup_report import report_startup
     from .window import MainWindow
     from .workers import ThreadRunner
 
-    store = SettingsStore()
-    settings = store.load()
     apply_theme(settings.theme)
     hints = QGuiApplication.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
@@ -116,7 +119,7 @@ def run_gui(argv: list[str] | None = None, paths: list[str] | None = None) -> in
         hints.colorSchemeChanged.connect(follow_system)
     pipeline = Pipeline(library_dir=settings.library_dir or None)  # the window applies the options
     window = MainWindow(pipeline, ThreadRunner(), store, session=open_session(settings.library_dir))
-    server = InstanceServer(window.open_from_elsewhere, parent=window)
+    server = InstanceServer(window.open_from_elsewhere, name=name, parent=window)
     server.listen()
     opened = FileOpenFilter(window.open_from_elsewhere, parent=window)
     app.installEventFilter(opened)

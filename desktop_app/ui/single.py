@@ -22,14 +22,16 @@ log = logging.getLogger(__name__)
 CONNECT_MS, REPLY_MS = 300, 3000
 
 
-def server_name() -> str:
+def server_name(library_dir: str | None = None) -> str:
+    """The socket of the window for this user and library folder (Settings' folder, else the
+    default data folder)."""
     from ..paths import data_dir
 
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "user"
-    where = hashlib.sha1(str(data_dir().resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    where = hashlib.sha1(str(data_dir(library_dir).resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"hashlens-{user}-{where}"
 
 

@@ -9,7 +9,7 @@
   progress / failed / finished). Its signals are emitted from the worker thread; the job lives
   in the GUI thread, so Qt queues them there. The first photo is asked for alone, so progress
   and the ETA move as soon as the model is ready.
-- Pure helpers (`eta_text`, `batch_marks`) are unit-tested without Qt threads.
+- Pure helpers (`eta_text`) are unit-tested without Qt threads.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ..session.tasks import report as _report
 log = logging.getLogger(__name__)
 
 # SyncRunner lives in session/tasks.py; tests and scripts that run the window import it from here
-__all__ = ["SyncRunner", "TaggingJob", "ThreadRunner", "batch_marks", "eta_text", "freeze_long_lived",
+__all__ = ["SyncRunner", "TaggingJob", "ThreadRunner", "eta_text", "freeze_long_lived",
            "load_model_quietly"]
 
 
@@ -151,12 +151,6 @@ def eta_text(done: int, total: int, elapsed_s: float) -> str:
         else:
             text += f" · about {left / 3600:.1f} h left"
     return text
-
-
-def batch_marks(total: int, batch_size: int) -> list[tuple[int, int]]:
-    """The (start, end) of each batch the pipeline captions together."""
-    bs = max(1, batch_size)
-    return [(i, min(total, i + bs)) for i in range(0, total, bs)]
 
 
 # -- the tagging job --------------------------------------------------------------------------

@@ -61,3 +61,10 @@ def test_a_photo_opened_with_the_app_on_macos_reaches_the_window(qtbot):
     finally:
         app.removeEventFilter(opened)
     assert got == [["/photos/a.jpg"]]
+
+
+def test_a_window_on_another_library_folder_has_its_own_server(monkeypatch, tmp_path):
+    """Settings may point the library elsewhere: that window answers only for that folder."""
+    monkeypatch.setenv("HASHLENS_HOME", str(tmp_path / "home"))
+    assert server_name(str(tmp_path / "other")) != server_name()
+    assert server_name(str(tmp_path / "home")) == server_name()

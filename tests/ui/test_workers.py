@@ -10,7 +10,6 @@ from desktop_app.ui.workers import (
     SyncRunner,
     TaggingJob,
     ThreadRunner,
-    batch_marks,
     eta_text,
 )
 
@@ -22,11 +21,6 @@ def test_eta_text():
     assert eta_text(5, 10, 10.0) == "5 / 10 · about 10 s left"
     assert eta_text(1, 100, 10.0) == "1 / 100 · about 16 min left"
     assert eta_text(10, 10, 3.0) == "10 / 10"
-
-
-def test_batch_marks():
-    assert batch_marks(5, 2) == [(0, 2), (2, 4), (4, 5)]
-    assert batch_marks(0, 16) == []
 
 
 def test_device_summary_prefers_the_captioner_and_never_imports_tensorflow():
