@@ -16,7 +16,7 @@ import numpy as np
 from . import ranking
 from .db import chunks, marks
 from .neighbours import NeighbourIndex, exact_similarities, project_raw
-from .photos import decode_embedding
+from .photos import decode_embedding, stored_embedding
 from .ranking import POSITIVE_STATES, RankingConfig
 
 
@@ -93,12 +93,10 @@ class NeighbourCache:
                 all_raw.append(vecs.reshape(len(good), dim).astype(np.float32))
             for r in rows:  # stored with another projection size: project the embedding again
                 if len(r[1]) != 2 * dim:
-                    emb = conn.execute(
-                        "SELECT embedding, emb_dtype FROM photos WHERE id = ?", (r[0],)
-                    ).fetchone()
-                    if emb and emb[0] is not None:
+                    emb = stored_embedding(conn, r[0])
+                    if emb is not None:
                         all_ids.append(np.array([r[0]], dtype=np.int64))
-                        all_raw.append(project_raw(decode_embedding(emb[0], emb[1]))[None])
+                        all_raw.append(project_raw(emb)[None])
         if not all_ids:
             return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
         return np.concatenate(all_ids), np.concatenate(all_raw)
