@@ -55,13 +55,18 @@ class StoredEmbedding:
         emb = np.asarray(emb, dtype=np.float32).reshape(-1)
         if not np.all(np.isfinite(emb)):
             raise ValueError("embedding has NaN or infinite values")
-        proj = project_raw(emb).astype("<f2").tobytes()
+        proj = projection(emb)
         if float(np.max(np.abs(emb), initial=0.0)) < 60000.0:
             return cls(emb.astype("<f2").tobytes(), "f2", emb.size, proj)
         return cls(emb.astype("<f4").tobytes(), "f4", emb.size, proj)
 
     def vector(self) -> np.ndarray:
         return decode_embedding(self.blob, self.dtype)
+
+
+def projection(emb: np.ndarray) -> bytes:
+    """The embedding's projection for the neighbour index, as stored (float16)."""
+    return project_raw(emb).astype("<f2").tobytes()
 
 
 def decode_embedding(blob: bytes, dtype: str) -> np.ndarray:

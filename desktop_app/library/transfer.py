@@ -34,8 +34,7 @@ from .import_check import (
     is_valid_tag,
 )
 from .learning import load_weights, save_weights, weights_n
-from .neighbours import project_raw
-from .photos import decode_embedding, insert_photo, kept_tags, mark_decided, photo_id
+from .photos import decode_embedding, insert_photo, kept_tags, mark_decided, photo_id, projection
 from .ranking import RankingConfig
 from .rules import link_synonym
 
@@ -307,8 +306,7 @@ class Importer:
             conn.execute(
                 "UPDATE photos SET embedding = ?, emb_dtype = ?, emb_dim = ?, emb_proj = ?, "
                 "emb_model = ? WHERE id = ? AND embedding IS NULL",
-                (emb.blob, emb.dtype, vec.size, project_raw(vec).astype("<f2").tobytes(),
-                 emb.model, pid),
+                (emb.blob, emb.dtype, vec.size, projection(vec), emb.model, pid),
             )
         for c in photo.captions:
             conn.execute(
