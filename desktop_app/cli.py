@@ -295,10 +295,10 @@ def _library_check(args) -> int:
 
 
 def _library_repair(args) -> int:
-    from .library import integrity
+    from .library.repair import repair
     from .paths import data_dir
 
-    report = integrity.repair(data_dir(args.library), output=args.output, force=args.force)
+    report = repair(data_dir(args.library), output=args.output, force=args.force)
     if args.json:
         print(json.dumps(report.to_json()))
         return EXIT_OK

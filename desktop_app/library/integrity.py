@@ -9,7 +9,7 @@ consistent snapshot whatever other processes write meanwhile, and never write th
 - `diagnose(db)`: the check -> a `Diagnosis` (what SQLite found, and what to do).
 - `BackgroundCheck`: the same on a thread. `TagLibrary.open` starts one; the first write waits
   for its verdict, and nothing is written to a library SQLite calls damaged.
-- `repair(folder)`: copies what SQLite can still read (table by table, skipping unreadable
+- `repair.repair(folder)` (its own module): copies what SQLite can still read (table by table, skipping unreadable
   pages) into a new library, rebuilds the derived tables, checks the result, and puts it in
   place; the damaged file is kept beside it, never written. A damaged file header is rebuilt on
   a copy first.
@@ -28,12 +28,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import LibraryError
-
-if TYPE_CHECKING:
-    from .repair import RepairReport
 
 DB_NAME = "library.sqlite3"
 DAMAGED_SUFFIX = ".damaged-"  # library.sqlite3.damaged-20240131-120000: a file repair kept
@@ -343,8 +339,3 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def repair(folder: Path | str, **kw) -> RepairReport:
-    """Copy what SQLite can still read of a damaged library into a new one (repair.py)."""
-    from .repair import repair as run
-
-    return run(folder, **kw)

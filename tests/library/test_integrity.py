@@ -22,6 +22,7 @@ from bench.library_race import WRITER
 from desktop_app.cli import main
 from desktop_app.errors import LibraryError
 from desktop_app.library import integrity
+from desktop_app.library.repair import repair
 from desktop_app.library.store import DB_NAME, TagLibrary
 
 from .conftest import cands, embedding, result
@@ -323,7 +324,7 @@ def test_repair_of_an_intact_library_changes_nothing_unless_forced(tmp_path, cap
     assert main(["library", "repair", "--library", str(tmp_path / "lib")]) == 0
     assert "nothing to repair" in capsys.readouterr().out
     assert digest(db) == before
-    report = integrity.repair(tmp_path / "lib", force=True, habit_features=None)
+    report = repair(tmp_path / "lib", force=True, habit_features=None)
     assert report.done and report.kept is not None and digest(report.kept) == before
     with TagLibrary.open(tmp_path / "lib", habit_features=None) as lib:
         assert lib.stats()["decisions"] == 10 and lib.rules()["blocked"] == ["#never"]
@@ -333,13 +334,13 @@ def test_repair_to_another_folder_leaves_the_damaged_one_alone(tmp_path):
     db = big_library(tmp_path / "lib")
     damage(db, "decisions page")
     before = digest(db)
-    report = integrity.repair(tmp_path / "lib", output=tmp_path / "new", habit_features=None)
+    report = repair(tmp_path / "lib", output=tmp_path / "new", habit_features=None)
     assert report.done and report.kept is None
     assert digest(db) == before
     with TagLibrary.open(tmp_path / "new", habit_features=None) as lib:
         assert lib.stats()["decisions"] == 2400
     with pytest.raises(LibraryError, match="already holds a tag library"):
-        integrity.repair(tmp_path / "lib", output=tmp_path / "new", habit_features=None)
+        repair(tmp_path / "lib", output=tmp_path / "new", habit_features=None)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the in-use test reads SQLite's POSIX locks")
@@ -358,12 +359,12 @@ def test_repair_refuses_while_another_process_has_the_library_open(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "open", holder.stderr.read()
         with pytest.raises(LibraryError, match="has the tag library .* open; close it"):
-            integrity.repair(tmp_path / "lib", habit_features=None)
+            repair(tmp_path / "lib", habit_features=None)
     finally:
         holder.kill()
         holder.wait(timeout=30)
     assert digest(db) == before
-    assert integrity.repair(tmp_path / "lib", habit_features=None).done  # once it is closed
+    assert repair(tmp_path / "lib", habit_features=None).done  # once it is closed
 
 
 def test_nothing_readable_is_not_replaced(tmp_path):
@@ -372,7 +373,7 @@ def test_nothing_readable_is_not_replaced(tmp_path):
     (folder / DB_NAME).write_bytes(os.urandom(64 * 1024))
     before = digest(folder / DB_NAME)
     with pytest.raises(LibraryError, match="nothing can be read"):
-        integrity.repair(folder, habit_features=None)
+        repair(folder, habit_features=None)
     assert digest(folder / DB_NAME) == before
     assert [p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm"))] == [DB_NAME]
 
