@@ -44,4 +44,6 @@ class TrainConfig:
     min_word_count: int = 5
     patience: int = 2  # epochs without a better dev BLEU-4 before stopping
     seed: int = 1234
+    # -log(attention inside the named object's boxes) per object word, with --attention-boxes
+    attention_weight: float = 1.0
     dev_images: int = 1000  # dev photos scored after each epoch (0 = the whole split)

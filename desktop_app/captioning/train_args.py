@@ -20,6 +20,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=_T.learning_rate, help="Adam learning rate")
     p.add_argument("--lr-decay", type=float, default=_T.lr_decay, help="learning-rate factor per epoch")
     p.add_argument("--alpha-c", type=float, default=_T.alpha_c, help="doubly stochastic attention weight")
+    p.add_argument("--init", metavar="BUNDLE",
+                   help="fine-tune from this bundle's weights (its vocabulary and sizes are kept)")
+    p.add_argument("--attention-boxes", metavar="FILE",
+                   help="train each object word's attention onto these boxes (build_scripts/attention_boxes.py)")
+    p.add_argument("--attention-weight", type=float, default=_T.attention_weight,
+                   help="weight of that attention loss")
     p.add_argument("--label-smoothing", type=float, default=_T.label_smoothing)
     p.add_argument("--dropout", type=float, default=_D.dropout)
     p.add_argument("--embed-dim", type=int, default=_D.embed_dim)

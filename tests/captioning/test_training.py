@@ -72,3 +72,55 @@ def test_tiny_model_overfits_resumes_and_captions(toy_dataset, tmp_path, capsys)
     assert right >= 8, [r["caption"] for r in rows]
     assert all(r["error"] is None and len(r["tokens"]) == len(r["token_probs"]) for r in rows)
     assert np.mean([min(r["token_probs"]) for r in rows]) > 0.5
+
+
+@pytest.fixture(scope="module")
+def dog_anywhere(tmp_path_factory):
+    """Ten photos of one black blob (a "dog") in a different place each, and the detector's
+    boxes around it: the caption is always the same, only attention can tell where it is."""
+    root = tmp_path_factory.mktemp("dogset")
+    (root / "images").mkdir()
+    (root / "splits").mkdir()
+    rng = np.random.default_rng(3)
+    lines, names, boxes = [], [], {}
+    for k in range(10):
+        name = f"dog{k}.jpg"
+        x0, y0 = (int(v) for v in rng.integers(0, 224 - 80, size=2))
+        img = Image.new("RGB", (224, 224), (235, 235, 235))
+        ImageDraw.Draw(img).ellipse((x0, y0, x0 + 80, y0 + 80), fill=(10, 10, 10))
+        img.save(root / "images" / name, quality=95)
+        names.append(name)
+        lines += [f"{name}\ta dog on a table ."] * 5
+        boxes[name] = {"dog": [[x0 / 224, y0 / 224, (x0 + 80) / 224, (y0 + 80) / 224]]}
+    (root / "captions.tsv").write_text("\n".join(lines) + "\n")
+    for split in ("train", "dev", "test"):
+        (root / "splits" / f"{split}.txt").write_text("\n".join(names) + "\n")
+    (root / "boxes.json").write_text(json.dumps({"boxes": boxes}))
+    return root, boxes
+
+
+@pytest.mark.slow
+def test_fine_tuning_with_boxes_points_the_attention_at_the_object(dog_anywhere, tmp_path):
+    root, boxes = dog_anywhere
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    common = ["train", "--data", str(root), "--cache", str(tmp_path / "cache"), *TINY]
+    assert main([*common, "--out", str(base), "--epochs", "8"]) == 0
+    # Fine-tuning keeps the bundle's words and sizes: the tiny-model flags are ignored.
+    assert main([*common, "--out", str(tuned), "--epochs", "25", "--init", str(base),
+                 "--attention-boxes", str(root / "boxes.json"), "--attention-weight", "1.0"]) == 0
+    meta = json.loads((tuned / "config.json").read_text())
+    assert meta["training"]["init"] == str(base) and meta["training"]["attention_weight"] == 1.0
+
+    from desktop_app.captioning import load_captioner
+    from desktop_app.imaging import load_for_model
+
+    photos = sorted((root / "images").iterdir())
+    captions = load_captioner(tuned).caption_batch(np.stack([load_for_model(p)[0] for p in photos]))
+    hits = 0
+    for cap, photo in zip(captions, photos, strict=True):
+        assert cap.caption == "a dog on a table"
+        h, w = cap.grid
+        r, c = np.unravel_index(int(np.argmax(cap.attention[cap.tokens.index("dog")])), (h, w))
+        x0, y0, x1, y1 = boxes[photo.name]["dog"][0]
+        hits += x0 <= (c + 0.5) / w <= x1 and y0 <= (r + 0.5) / h <= y1
+    assert hits >= 8, hits
