@@ -10,11 +10,12 @@ the captions the app shows that the captioner chose itself, and for all of their
 the detectors put in has its detected boxes as attention), each with a chance baseline (the
 share of the grid the class's boxes cover, averaged).
 
-    python -m bench.attention_pointing
+    python -m bench.attention_pointing [--model BUNDLE] [--own-only]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -74,16 +75,21 @@ def pointing(described, images, boxes, model_words_only: bool = False) -> dict[s
             "chance": float(np.mean(chance)) if chance else 0.0}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from desktop_app.pipeline import Pipeline, TagOptions
     from desktop_app.scene.grounding import grounded_captions
 
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", metavar="BUNDLE", help="a captioner bundle (default: the shipped one)")
+    ap.add_argument("--own-only", action="store_true", help="only the captioner's own attention (detectors off)")
+    a = ap.parse_args(argv)
     data, split = SETS["coco"]
     captions = load_captions(data)
     images = [im for im in load_split(data, split) if im in captions]
     boxes = load_boxes(data)
-    for detectors in (False, True):
-        pipe = Pipeline(options=TagOptions(beam=3), use_library=False, detectors=None if detectors else False)
+    for detectors in (False,) if a.own_only else (False, True):
+        pipe = Pipeline(model=a.model, options=TagOptions(beam=3), use_library=False,
+                        detectors=None if detectors else False)
         feats, probs, found = _encode(pipe, data, images, detectors)
         cap = pipe.captioner
 

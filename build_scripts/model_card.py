@@ -30,9 +30,20 @@ def _scores_row(label: str, rep: dict) -> str:
         f"{s[m]:.1f}" if m in s else "–" for m in METRICS) + " |"
 
 
+def _epoch_table(log: Path) -> list[str]:
+    rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    out = ["| epoch | train NLL | dev BLEU-1 (greedy) | dev BLEU-4 (greedy) | dev CIDEr (greedy) |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        d = r.get("dev_greedy", {})
+        out.append(f"| {r['epoch']} | {r['train_nll']:.3f} | {d.get('BLEU-1', 0):.1f} | "
+                   f"{d.get('BLEU-4', 0):.1f} | {d.get('CIDEr', 0):.1f} |")
+    return [*out, ""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("bundle", "train-log", "dev", "test", "tags", "speed", "notes"):
+    for name in ("bundle", "train-log", "base-train-log", "dev", "test", "tags", "speed", "notes", "pointing"):
         ap.add_argument(f"--{name}", type=Path, required=name == "bundle")
     a = ap.parse_args()
     b = read_bundle(a.bundle)
@@ -73,21 +84,31 @@ def main() -> None:
             f"{TagOptions().beam}, length-normalised (alpha {alpha}, chosen on dev), `<unk>` never "
             "emitted, no word twice in a row, no repeated trigram, a penalty on reusing a content "
             "word.", ""]
+    tuned = bool(tr.get("attention_boxes"))
+    if tuned:
+        out.append(f"- Attention fine-tuning: from the base run's weights, Adam {tr.get('learning_rate')} "
+                   f"x {tr.get('lr_decay')} per epoch, plus -log(the attention inside the named "
+                   f"object's boxes) x {tr.get('attention_weight')} for every caption word that names a "
+                   "COCO class the shipped object detector found in the training photo "
+                   "(`build_scripts/attention_boxes.py`; `desktop_app/captioning/attention_targets.py`).")
     if a.train_log and a.train_log.exists():
-        rows = [json.loads(x) for x in a.train_log.read_text().splitlines() if x.strip()]
         out += ["## Training run",
                 f"- Hardware: {tr.get('hardware', '?')}, CPU only, TensorFlow 2.21 / Keras 3; "
                 f"wall time {tr.get('wall_s', 0) / 60:.0f} min to the selected epoch (features "
-                "computed once and cached; the two cores were shared with other work).",
-                "- Command: `hashlens train --data ../shared/datasets/flickr8k --out runs/sat1 "
-                "--epochs 10 --cache runs/cache` (resumes when run again).",
-                "", "| epoch | train NLL | dev BLEU-1 (greedy) | dev BLEU-4 (greedy) | dev CIDEr (greedy) |",
-                "|---|---|---|---|---|"]
-        for r in rows:
-            d = r.get("dev_greedy", {})
-            out.append(f"| {r['epoch']} | {r['train_nll']:.3f} | {d.get('BLEU-1', 0):.1f} | "
-                       f"{d.get('BLEU-4', 0):.1f} | {d.get('CIDEr', 0):.1f} |")
-        out.append("")
+                "computed once and cached; the two cores were shared with other work)."]
+        if tuned and a.base_train_log and a.base_train_log.exists():
+            out += ["- Base run: `hashlens train --data ../shared/datasets/flickr8k --out runs/sat1 "
+                    "--epochs 10 --cache runs/cache` (102 min), its epochs 6-8 averaged:", ""]
+            out += _epoch_table(a.base_train_log)
+            out += ["- Attention fine-tuning: `python build_scripts/attention_boxes.py --data "
+                    "../shared/datasets/flickr8k --out runs/boxes_train.json`, then `hashlens train "
+                    "--data ../shared/datasets/flickr8k --out runs/ft_att1 --init BASE_BUNDLE "
+                    f"--attention-boxes runs/boxes_train.json --lr {tr.get('learning_rate')} "
+                    f"--epochs {tr.get('epochs')}`:", ""]
+        else:
+            out += ["- Command: `hashlens train --data ../shared/datasets/flickr8k --out runs/sat1 "
+                    "--epochs 10 --cache runs/cache` (resumes when run again).", ""]
+        out += _epoch_table(a.train_log)
     out += ["## Scores", "pycocoevalcap (BLEU, ROUGE-L, CIDEr; METEOR with Java), x100, captions "
             "compared as lowercase letter tokens.", "",
             "| split | photos | beam | " + " | ".join(METRICS) + " |", "|---" * (3 + len(METRICS)) + "|"]
@@ -106,6 +127,12 @@ def main() -> None:
                 "`Pipeline.tag_paths`; hashlens-tf: the same model with the TensorFlow encoder; "
                 "peers: random weights of the same shapes, on TensorFlow; deeprnn decodes with the "
                 "same NumPy step, the tutorial's GRU with its TensorFlow step).", ""]
+    if a.pointing and a.pointing.exists():
+        out += ["## Does the attention point at the thing a word names?",
+                "The pointing game on the 130-photo COCO sample (ground-truth boxes): for each caption "
+                "word that names a COCO class in the photo, is the peak of its attention inside one of "
+                "that class's boxes?", "```", a.pointing.read_text().strip(), "```",
+                "Reproduce: `python -m bench.attention_pointing` (`--model BUNDLE` for another bundle).", ""]
     if a.notes and a.notes.exists():
         out += [a.notes.read_text().strip(), ""]
     out += ["## Where the model looks", "Each word's attention over the photo (light = attended), "
