@@ -194,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-detectors", action="store_true", help="the caption and classifier alone")
     ap.add_argument("--limit", type=int, help="first N photos of each set (quick looks)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--model", metavar="BUNDLE", help="a captioner bundle (default: the shipped one)")
     args = ap.parse_args(argv)
-    pipe = Pipeline(options=TagOptions(beam=3), use_library=False,
+    pipe = Pipeline(model=args.model, options=TagOptions(beam=3), use_library=False,
                     detectors=False if args.no_detectors else None)
     report = []
     for name in args.sets:

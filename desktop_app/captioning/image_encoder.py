@@ -121,6 +121,10 @@ def runtime_description(runtime: str | None = None) -> str:
 def require_tensorflow(what: str):
     """Import TensorFlow for `what` ("training"), or say how to install it (it is not in the
     app's own install, nor in the desktop bundle)."""
+    # TensorFlow's C++ start-up lines (CUDA probing on a machine without a GPU, oneDNN, XLA)
+    # are noise to a user; its real failures still reach Python as exceptions. Set the
+    # variable yourself to see them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         import tensorflow
     except ImportError:
