@@ -20,7 +20,7 @@ from ..results import HashtagSuggestion
 from . import ranking
 from .db import chunks, marks
 from .decisions import TagStats, photo_states, stats_for
-from .habit_sums import HabitSums
+from .habit_sums import HabitSums, suggested_scores
 from .habits import HabitPrediction
 from .neighbour_cache import NeighbourCache
 from .ranking import POSITIVE_STATES, RankingConfig, TagEvidence
@@ -104,13 +104,14 @@ def merge_candidates(candidates: Sequence[HashtagSuggestion], rules: Rules,
 
 
 def _photo_signals(conn: sqlite3.Connection, src: Sources, rules: Rules,
-                   embedding: np.ndarray | None, pid: int | None) -> _PhotoSignals:
+                   embedding: np.ndarray | None, pid: int | None,
+                   candidates: Sequence[HashtagSuggestion]) -> _PhotoSignals:
     out = _PhotoSignals()
     if embedding is None:
         return out
     if src.config.k > 0:
         out.votes = src.neighbours.votes(conn, embedding, pid, rules.canon)
-    out.habits = src.habits.predictions(conn, embedding, rules)
+    out.habits = src.habits.predictions(conn, embedding, rules, suggested_scores(candidates))
     return out
 
 
@@ -248,7 +249,7 @@ def gather(
     states = {} if pid is None else {canon(t): s for t, s in photo_states(conn, pid)}
     kept_here = [t for t, s in states.items() if s in POSITIVE_STATES]
     chosen_c = list(dict.fromkeys([canon(t) for t in chosen] + kept_here))
-    sig = _photo_signals(conn, src, rules, embedding, pid)
+    sig = _photo_signals(conn, src, rules, embedding, pid, candidates)
     pinned = [canon(t) for t in extra_tags] + (kept_here if own else [])
     extra = _library_additions(merged, rules, sig, pinned, cfg)
     context = [t for t, c in merged.items() if c.model is not None]

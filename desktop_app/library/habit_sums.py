@@ -14,11 +14,26 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import habits
-from .photos import decode_embedding, stored_embedding
+from .photos import LIBRARY_SOURCES, decode_embedding, latest_suggestions, stored_embedding
 from .ranking import RankingConfig
 from .rules import Rules
 
 Change = tuple[habits.PhotoPart | None, habits.PhotoPart | None]  # (before, after) of a photo
+
+
+def suggested_scores(candidates) -> dict[str, float]:
+    """The model's own suggestions of a photo as the features read them: tag -> best score
+    (the library's and the rules' additions left out)."""
+    out: dict[str, float] = {}
+    for c in candidates:
+        if c.source not in LIBRARY_SOURCES:
+            out[c.tag] = max(out.get(c.tag, 0.0), float(c.score))
+    return out
+
+
+def stored_suggested(conn: sqlite3.Connection, pid: int) -> dict[str, float]:
+    """suggested_scores of the photo's latest stored model run."""
+    return suggested_scores(latest_suggestions(conn, pid))
 
 
 class HabitSums:
@@ -37,17 +52,31 @@ class HabitSums:
             self._features = habits.default_features()
         return self._features
 
-    def phi(self, embedding: np.ndarray | None) -> np.ndarray | None:
-        """What the habit models see of a photo (None: no features, or no embedding)."""
+    def phi(self, embedding: np.ndarray | None, suggested: dict[str, float] | None = None,
+            ) -> np.ndarray | None:
+        """What the habit models see of a photo (None: no features, or no embedding), given
+        the model's suggestions for it (suggested_scores)."""
         feats = self.features()
-        return None if feats is None or embedding is None else feats(embedding)
+        if feats is None or embedding is None:
+            return None
+        return feats(embedding, suggested) if feats.uses_suggestions else feats(embedding)
+
+    def stored_phi(self, conn: sqlite3.Connection, pid: int) -> np.ndarray | None:
+        """phi of a stored photo: its embedding and its latest suggestions as stored."""
+        feats = self.features()
+        if feats is None:
+            return None
+        emb = stored_embedding(conn, pid)
+        if emb is None:
+            return None
+        return self.phi(emb, stored_suggested(conn, pid) if feats.uses_suggestions else None)
 
     def part(self, conn: sqlite3.Connection, pid: int, kept: frozenset[str] | None,
              ) -> habits.PhotoPart | None:
         """The photo's terms in the sums, given its kept tags (None: not reviewed)."""
         if kept is None:
             return None
-        return habits.part(self.phi(stored_embedding(conn, pid)), kept)
+        return habits.part(self.stored_phi(conn, pid), kept)
 
     def needs_build(self, conn: sqlite3.Connection) -> bool:
         """No sums for the current features while photos have been reviewed (a library made
@@ -139,18 +168,21 @@ class HabitSums:
             "AND id IN (SELECT DISTINCT photo_id FROM photo_tags)"
         )
         while rows := cur.fetchmany(2048):
-            by_dim: dict[int, list[tuple[np.ndarray, set[str]]]] = {}
+            by_dim: dict[int, list[tuple[np.ndarray, set[str], dict]]] = {}
             for pid, blob, dtype in rows:
                 emb = decode_embedding(blob, dtype)
                 if np.isfinite(emb).all():  # (as the features of one photo would say)
-                    by_dim.setdefault(emb.size, []).append((emb, kept_rows.get(pid, set())))
+                    sugg = stored_suggested(conn, pid) if feats.uses_suggestions else {}
+                    by_dim.setdefault(emb.size, []).append((emb, kept_rows.get(pid, set()),
+                                                            sugg))
             for group in by_dim.values():
-                phi = feats.many(np.stack([e for e, _ in group]))
+                phi = feats.many(np.stack([e for e, _, _ in group]),
+                                 [g for _, _, g in group] if feats.uses_suggestions else None)
                 if phi is None:
                     continue  # embeddings of another kind (another encoder): no features
                 gram += phi.T @ phi
                 n += len(phi)
-                for row, (_, tags) in zip(phi, group, strict=True):
+                for row, (_, tags, _) in zip(phi, group, strict=True):
                     for t in tags:
                         if t in sums:
                             sums[t] += row
@@ -199,13 +231,14 @@ class HabitSums:
         return models
 
     def predictions(self, conn: sqlite3.Connection, embedding: np.ndarray, rules: Rules,
+                    suggested: dict[str, float] | None = None,
                     ) -> dict[str, tuple[habits.HabitPrediction, str]]:
-        """For the tags the user keeps most: P(kept) on this photo, with its strongest cue and
-        that cue's name ("#child")."""
+        """For the tags the user keeps most: P(kept) on this photo (its embedding and the
+        model's `suggested` tags), with its strongest cue and that cue's name ("#child")."""
         feats = self.features()
         if feats is None or self.config.habit_tags <= 0:
             return {}
-        phi = feats(embedding)
+        phi = self.phi(embedding, suggested)
         if phi is None:
             return {}
         models = self.models(conn, rules)

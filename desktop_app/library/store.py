@@ -186,8 +186,10 @@ class TagLibrary:
         with self.db.write("record a photo") as conn:
             pid = photos.upsert_file(conn, content_hash, str(result.path), file_size, mtime,
                                      size, now)
+            kept = photos.kept_tags(conn, pid)  # None: no decisions yet
+            before = self._habits.part(conn, pid, kept)  # (its habit terms move below)
             if enc is not None:
-                self._store_embedding(conn, pid, enc, model_version)
+                photos.store_embedding(conn, pid, enc, model_version, reviewed=kept is not None)
             if cap is not None:
                 photos.store_caption(conn, pid, model_version, cap, now)
             if candidates:
@@ -195,17 +197,9 @@ class TagLibrary:
                 photos.replace_suggestions(conn, pid, model_version, candidates, now)
                 if decisions.count_context(conn, pid, +1) is not None:
                     decisions.reweigh_photo(conn, pid, self.config)
+            if kept is not None:  # a reviewed photo's new embedding or suggestions
+                self._habits.apply(conn, [(before, self._habits.part(conn, pid, kept))])
         return pid
-
-    def _store_embedding(self, conn, pid: int, enc: photos.StoredEmbedding, model: str) -> None:
-        """A new embedding; a reviewed photo's habit terms move to it (as stored: float16)."""
-        kept = photos.kept_tags(conn, pid)  # None: no decisions yet
-        phi_before = None if kept is None else self._habits.phi(photos.stored_embedding(conn, pid))
-        photos.store_embedding(conn, pid, enc, model, reviewed=kept is not None)
-        if kept is not None:
-            phi_after = self._habits.phi(enc.vector())
-            self._habits.apply(conn, [(habits.part(phi_before, kept),
-                                       habits.part(phi_after, kept))])
 
     def photo_by_hash(self, content_hash: str) -> PhotoRecord | None:
         with self.db.read() as conn:
@@ -272,7 +266,7 @@ class TagLibrary:
                 decisions.apply_decision(conn, pid, tag, state, when, True, cfg,
                                          rights.get(tag, cfg.rightness_unsuggested))
             kept_after = decisions.count_context(conn, pid, +1)
-            phi = self._habits.phi(emb)
+            phi = self._habits.stored_phi(conn, pid)
             self._habits.apply(conn, [(habits.part(phi, kept_before),
                                        habits.part(phi, kept_after))])
             photos.mark_decided(conn, pid)

@@ -83,6 +83,23 @@ class BlockFeatures(PhotoFeatures):
         return np.append(x.reshape(16, 64).mean(axis=1), 1.0)
 
 
+class SuggestedBlockFeatures(BlockFeatures):
+    """BlockFeatures and what the model suggested: its scores for #child and #sand (as the
+    shipped DetectorFeatures reads the model's suggestions for the detector's tags)."""
+
+    key = "test-blocks+suggested"
+    dim = 19
+    names = BlockFeatures.names + ("#child", "#sand")
+    uses_suggestions = True
+
+    def __call__(self, emb, suggested=None):
+        base = BlockFeatures.__call__(self, emb)
+        if base is None:
+            return None
+        said = [float((suggested or {}).get(t, 0.0)) for t in ("#child", "#sand")]
+        return np.concatenate([base[:-1], said, [1.0]])
+
+
 def scene(*directions: int, seed: int = 0) -> np.ndarray:
     """A photo showing several things at once (e.g. a child in a kitchen)."""
     return np.maximum.reduce([embedding(d, seed=seed) for d in directions])

@@ -6,11 +6,12 @@ import signal
 import sqlite3
 
 import numpy as np
+import pytest
 
 from desktop_app.library import habits, migrations
 from desktop_app.library.store import DB_NAME, TagLibrary
 
-from .conftest import BlockFeatures, cands, embedding, result, scene
+from .conftest import BlockFeatures, SuggestedBlockFeatures, cands, embedding, result, scene
 from .test_safety import child
 
 CHILD, BEACH, KITCHEN, DOG = 1, 3, 5, 7
@@ -84,13 +85,18 @@ def assert_sums_equal(a, b):
         np.testing.assert_allclose(a[3][t][1], b[3][t][1], atol=1e-9)
 
 
-def test_online_sums_equal_a_rebuild_after_undo_retag_and_import(tmp_path, clock):
+@pytest.mark.parametrize("features", [BlockFeatures, SuggestedBlockFeatures])
+def test_online_sums_equal_a_rebuild_after_undo_retag_and_import(tmp_path, clock, features):
     folder = tmp_path / "lib"
+    BlockFeatures = features  # noqa: N806 (the features under test, for every open below)
     with TagLibrary.open(folder, clock=clock, habit_features=BlockFeatures()) as lib:
         review_family_photos(lib, n=12)
         lib.record_decisions("p0", remove=["#familytime"])  # changed their mind
         lib.record_decisions("p1", approve=["#familytime"])
         lib.record_result(result("p2", MODEL, embedding(DOG, seed=5)), 2.0, 10, "m2")  # re-tagged
+        # re-captioned: the same embedding, new suggestions (the suggested features move)
+        lib.record_result(result("p3", cands(("#child", 0.9)) + MODEL, scene(BEACH, CHILD, seed=3)),
+                          3.0, 10, "m3")
         lib.record_decisions("new", add=["#dog"])  # feedback before the photo was ever tagged
         lib.record_result(result("new", MODEL, embedding(DOG, seed=6)), 2.0, 10, "m2")
         export = tmp_path / "backup.json"
@@ -223,3 +229,21 @@ def test_a_habit_enters_the_top_five_only_where_the_photo_calls_for_it(habit_lib
     assert "#nofilter" in kid[:5] and "#nofilter" in empty[:5]
     assert "#mood" not in kid[:5] and "#mood" not in empty[:5]
     assert "#mood" in kid  # still offered, below the top five
+
+
+def test_a_habit_learned_from_what_the_model_said_fires_where_it_says_it_again(tmp_path, clock):
+    """The user adds #familytime wherever the model saw a child (the photos look alike
+    otherwise): after 24 photos the habit enters the top five on a new photo the model calls
+    #child, and stays out of it on one it does not."""
+    with TagLibrary.open(tmp_path / "lib", clock=clock,
+                         habit_features=SuggestedBlockFeatures()) as lib:
+        for i in range(24):
+            child = i % 2 == 0
+            found = cands(("#child", 0.8)) + MODEL if child else MODEL
+            lib.record_result(result(f"p{i}", found, embedding(BEACH, seed=i)), 1.0, 10, "m")
+            lib.record_decisions(f"p{i}", approve=["#sand"],
+                                 add=["#familytime"] if child else [])
+        with_child = tags(lib.rank(cands(("#child", 0.8)) + MODEL, embedding(BEACH, seed=99)))
+        without = tags(lib.rank(MODEL, embedding(BEACH, seed=98)))
+    assert "#familytime" in with_child[:5]
+    assert "#familytime" not in without[:5]
