@@ -48,6 +48,7 @@ def main() -> None:
     a = ap.parse_args()
     b = read_bundle(a.bundle)
     cfg, tr = b.config, b.meta.get("training", {})
+    base_tr = b.meta.get("base_model", {}).get("training", tr)  # a fine-tuned bundle: its base run
     out = [f"# Model card: hashlens captioner `{b.model_version}`", ""]
     out += [
         "A Show, Attend and Tell captioner (Xu et al. 2015, soft attention): a frozen ImageNet "
@@ -70,20 +71,16 @@ def main() -> None:
         f"- Decoder: embedding {cfg.embed_dim}, LSTM {cfg.lstm_units}, attention {cfg.attention_units}, "
         "LayerNorm on the features, initial state from their mean, gating scalar beta, deep output "
         f"layer, dropout {cfg.dropout}.",
-        f"- Training: teacher forcing, Adam {tr.get('learning_rate')} x {tr.get('lr_decay')} per "
-        f"epoch, global gradient clipping {tr.get('clip_norm')}, batch {tr.get('batch_size')}, label "
-        f"smoothing {tr.get('label_smoothing')}, doubly stochastic attention lambda "
-        f"{tr.get('alpha_c')}, seed {tr.get('seed')}, length-bucketed batches, XLA-compiled step.",
+        f"- Training: teacher forcing, Adam {base_tr.get('learning_rate')} x {base_tr.get('lr_decay')} per "
+        f"epoch, global gradient clipping {base_tr.get('clip_norm')}, batch {base_tr.get('batch_size')}, label "
+        f"smoothing {base_tr.get('label_smoothing')}, doubly stochastic attention lambda "
+        f"{base_tr.get('alpha_c')}, seed {base_tr.get('seed')}, length-bucketed batches, XLA-compiled step.",
     ]
     if b.meta.get("averaged_from"):
         out.append("- Shipped weights: the average of the decoder weights after "
                    + ", ".join(map(str, b.meta["averaged_from"]))
-                   + " (checkpoint averaging; chosen on dev over single epochs and other averages).")
-    alpha = inspect.signature(beam_search).parameters["length_alpha"].default
-    out += [f"- Stored as float16 (`decoder.npz`); in memory float32. Decoding: beam "
-            f"{TagOptions().beam}, length-normalised (alpha {alpha}, chosen on dev), `<unk>` never "
-            "emitted, no word twice in a row, no repeated trigram, a penalty on reusing a content "
-            "word.", ""]
+                   + " (checkpoint averaging; " + b.meta.get(
+                       "selection", "chosen on dev over single epochs and other averages") + ").")
     tuned = bool(tr.get("attention_boxes"))
     if tuned:
         out.append(f"- Attention fine-tuning: from the base run's weights, Adam {tr.get('learning_rate')} "
@@ -91,6 +88,11 @@ def main() -> None:
                    f"object's boxes) x {tr.get('attention_weight')} for every caption word that names a "
                    "COCO class the shipped object detector found in the training photo "
                    "(`build_scripts/attention_boxes.py`; `desktop_app/captioning/attention_targets.py`).")
+    alpha = inspect.signature(beam_search).parameters["length_alpha"].default
+    out += [f"- Stored as float16 (`decoder.npz`); in memory float32. Decoding: beam "
+            f"{TagOptions().beam}, length-normalised (alpha {alpha}, chosen on dev), `<unk>` never "
+            "emitted, no word twice in a row, no repeated trigram, a penalty on reusing a content "
+            "word.", ""]
     if a.train_log and a.train_log.exists():
         out += ["## Training run",
                 f"- Hardware: {tr.get('hardware', '?')}, CPU only, TensorFlow 2.21 / Keras 3; "
