@@ -16,6 +16,7 @@ from ..results import AlternativeCaption, CaptionResult, ImagenetGuess
 from .beam_search import REPEATABLE, beam_search
 from .bundle import BundleContents, read_bundle, weight_key
 from .config import DecoderConfig
+from .decency import never_after
 from .numpy_decoder import NumpyDecoder
 from .vocabulary import Vocabulary
 
@@ -39,6 +40,7 @@ class BundleCaptioner:
         self.kernel = kernel
         self._repeatable = frozenset(vocab.stoi[w] for w in REPEATABLE if w in vocab.stoi)
         self._banned = (vocab.pad_id, vocab.start_id, vocab.unk_id)
+        self._never_after = never_after(vocab)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -89,7 +91,8 @@ class BundleCaptioner:
 
         return beam_search(step, state, feats.shape[0], k, max_len or self.config.max_len,
                            self.vocab.start_id, self.vocab.end_id, banned_ids=self._banned,
-                           repeatable_ids=self._repeatable, word_bias=word_bias)
+                           repeatable_ids=self._repeatable, word_bias=word_bias,
+                           never_after=self._never_after)
 
     def caption_batch(self, images: np.ndarray, beam: int = 3,
                       word_bias: np.ndarray | None = None) -> list[CaptionResult]:
