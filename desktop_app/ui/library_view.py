@@ -1,4 +1,7 @@
-"""The library view: tags ranked by preference with counts; blocklist, synonyms, always-add."""
+"""The library view: tags ranked by preference with counts; blocklist, synonyms, always-add.
+
+What it shows is read in a worker (`runner`, the window's): the preferences build the habit
+models and the stats count every reviewed photo, too slow for the GUI thread on a big library."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import HashlensError
+from ..session.tasks import SyncRunner, TaskRunner
 
 # (header, tooltip): short headers leave room for what the library learned
 PREF_COLUMNS = (
@@ -77,6 +81,8 @@ class LibraryView(QWidget):
         super().__init__(parent)
         self.library = None
         self.normalize = normalize
+        self.runner: TaskRunner = SyncRunner()  # the window gives its own
+        self._asked = 0  # reads asked for: only the latest one is shown
         self.stats = QLabel()
         self.stats.setWordWrap(True)
         self.error = QLabel()
@@ -186,18 +192,26 @@ class LibraryView(QWidget):
         self.error.show()
 
     def refresh(self) -> None:
+        """Read the library again (in a worker) and show it."""
         lib = self.library
         self.error.hide()
         if lib is None:
             self.stats.setText("The tag library is not open.")
             return
-        try:
-            prefs = lib.tag_preferences()
-            rules = lib.rules()
-            st = lib.stats()
-        except HashlensError as exc:
-            self._fail(exc)
-            return
+        self._asked += 1
+        asked = self._asked
+
+        def done(found) -> None:
+            if asked == self._asked and lib is self.library:
+                self._show(*found)
+
+        def failed(exc: BaseException) -> None:
+            if asked == self._asked:
+                self._fail(exc)
+
+        self.runner.run_task(lambda: (lib.tag_preferences(), lib.rules(), lib.stats()), done, failed)
+
+    def _show(self, prefs, rules: dict, st: dict) -> None:
         self.stats.setText(
             f"<b>{st.get('photos', 0)}</b> photos, <b>{st.get('photos_reviewed', 0)}</b> reviewed, "
             f"<b>{st.get('decisions', 0)}</b> decisions on <b>{st.get('tags', 0)}</b> hashtags "

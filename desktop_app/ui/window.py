@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self._sized = False
         self.library_view = LibraryView(normalize=self.review.normalize)
         self.library_view.changed.connect(self.review.rules_changed)
+        self.library_view.runner = self.runner  # what it shows is read off the GUI thread
         self.empty = EmptyState(self.open_files, self.open_folder, lambda f: self.add_paths([f]))
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty)
@@ -421,7 +422,9 @@ class MainWindow(QMainWindow):
         if name == "library":
             self.pages.setCurrentIndex(PAGE_LIBRARY)
             self.view_library.setChecked(True)
-            self.library_view.set_library(self.pipeline.library)
+            # the one the review opened in a worker (None while it opens: library_changed
+            # fills the page then); pipeline.library would open it here, on the GUI thread
+            self.library_view.set_library(self.review.library)
         else:
             self.pages.setCurrentIndex(PAGE_PHOTOS if self.review.photos else PAGE_EMPTY)
             self.view_photos.setChecked(True)

@@ -280,6 +280,42 @@ def test_library_view_shows_preferences_and_edits_rules(window, photos, library)
     assert view.error.isVisibleTo(view) and "not a valid hashtag" in view.error.text()
 
 
+def test_library_page_neither_opens_nor_reads_the_library_on_the_gui_thread(qtbot, settings_store, tmp_path):
+    from desktop_app.ui.thumbnails import ThumbnailCache
+    from desktop_app.ui.window import MainWindow
+
+    class Held:  # a runner that keeps every task until told to run it (a worker, later)
+        def __init__(self):
+            self.tasks = []
+
+        def run_task(self, func, on_done=None, on_error=None, priority=0):
+            self.tasks.append((func, on_done))
+
+        def run_waiting(self):  # (not the tasks these add)
+            tasks, self.tasks = self.tasks, []
+            for func, on_done in tasks:
+                result = func()
+                if on_done is not None:
+                    on_done(result)
+
+    pipe = Pipeline(captioner=FakeCaptioner(), library_dir=tmp_path / "lib")
+    runner = Held()
+    win = MainWindow(pipe, runner, settings_store, ThumbnailCache(tmp_path / "t"))
+    qtbot.addWidget(win)
+    win.review.open_library()  # (start's library task, not run yet)
+    win.show_page("library")
+    assert pipe._library is None  # not opened here, on the GUI thread
+    view = win.library_view
+    assert "not open" in view.stats.text()
+    pipe.library.block("#bench")  # (opened, as the worker will)
+    runner.run_waiting()  # the library opens; the page asks for its contents in a worker
+    assert view.blocked.list.count() == 0  # nothing read on the GUI thread
+    runner.run_waiting()
+    assert [view.blocked.list.item(i).text() for i in range(view.blocked.list.count())] == ["#bench"]
+    assert "0</b> photos" in view.stats.text()
+    pipe.close()
+
+
 def test_model_missing_is_shown_not_crashed(qtbot, library, settings_store, tmp_path):
     from desktop_app.ui.thumbnails import ThumbnailCache
     from desktop_app.ui.window import MainWindow
