@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from ..scene.classes import PERSON, article, class_of_word, coco_classes, places
 from ..scene.evidence import SceneEvidence
 from .rules import clean_word, words_key
@@ -41,17 +43,25 @@ def salience(detections) -> float:
     return min(1.0, (sum(d.area for d in detections) / SALIENT_AREA) ** 0.5)
 
 
+@cache
+def _class_of_tag() -> dict[str, str]:
+    """A class's own hashtag key ("teddybear") -> its label (the first class in the file's
+    order that has it); built once, not per candidate."""
+    out: dict[str, str] = {}
+    for c in coco_classes().values():
+        if c.tag:
+            out.setdefault(words_key(c.tag), c.label)
+    return out
+
+
 def _head_class(words: tuple[str, ...]) -> str | None:
     """The COCO class a tag's words name: its head ("blackdog" -> dog), or the whole tag."""
     names = class_of_word()
     for w in (words[-1], *words):
-        if clean_word(w) in names:
-            return names[clean_word(w)]
-    key = words_key(words)
-    for c in coco_classes().values():
-        if c.tag and words_key(c.tag) == key:
-            return c.label
-    return None
+        w = clean_word(w)
+        if w in names:
+            return names[w]
+    return _class_of_tag().get(words_key(words))
 
 
 def detected_tags(evidence: SceneEvidence) -> list[tuple[tuple[str, ...], float, str, list[int]]]:

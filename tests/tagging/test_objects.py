@@ -94,3 +94,12 @@ def test_the_reviewed_list_names_real_classes_and_catches_them_in_any_case():
     assert sensitive_labels() <= known
     cap = make_caption("a man is standing", imagenet=[("Geoffroy's spider monkey", 0.9)])
     assert not any("monkey" in t for t in top(cap, SceneEvidence.build([obj("person")], cap.imagenet), 30))
+
+
+def test_a_tag_names_a_class_by_its_head_word_or_as_the_class_own_tag():
+    from desktop_app.tagging.objects import _head_class
+
+    assert _head_class(("black", "dog")) == "dog"
+    assert _head_class(("trafficlight",)) == "traffic light"  # no word of it names the class
+    assert _head_class(("baseball",)) == "baseball bat"  # two classes' tag: the first in the file
+    assert _head_class(("sunset",)) is None
