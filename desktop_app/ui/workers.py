@@ -5,8 +5,8 @@
   protocol, and `SyncRunner` (at once, in the caller's thread: tests, scripts), are Qt-free in
   desktop_app/session/tasks.py.
 - `TaggingJob`: a QObject whose `run()` tags a list of photos through the Pipeline, checking
-  `cancel()` between photos, and reports through signals (started / tagging / result /
-  progress / failed / finished). Its signals are emitted from the worker thread; the job lives
+  `cancel()` between photos, and reports through signals (tagging / result / progress /
+  failed / finished). Its signals are emitted from the worker thread; the job lives
   in the GUI thread, so Qt queues them there. The first photo is asked for alone, so progress
   and the ETA move as soon as the model is ready.
 - Pure helpers (`eta_text`) are unit-tested without Qt threads.
@@ -155,7 +155,6 @@ def eta_text(done: int, total: int, elapsed_s: float) -> str:
 
 # -- the tagging job --------------------------------------------------------------------------
 class TaggingJob(QObject):
-    started = Signal(int)  # total photos
     tagging = Signal(list)  # paths (str) now being captioned
     result = Signal(object)  # PhotoResult
     progress = Signal(int, int, str)  # done, total, "12 / 40 · about 1 min left"
@@ -179,7 +178,6 @@ class TaggingJob(QObject):
         """Tag every photo (call it in a worker). Never raises: failures become signals."""
         total = len(self.files)
         starts = dict(first_alone(total, getattr(self.pipeline.options, "batch_size", 16)))
-        self.started.emit(total)
         t0 = time.perf_counter()
         done = 0
         try:
