@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..captioning.attention_targets import cell_mask
 from ..results import LOW_CONFIDENCE, CaptionResult, Detection
 from .classes import PERSON, CocoClass, article, class_of_word, coco_classes, places
 from .evidence import SceneEvidence
@@ -155,20 +156,15 @@ def plain_sentence(evidence: SceneEvidence) -> list[tuple[str, str | None]] | No
 
 
 def _box_row(evidence: SceneEvidence, label: str, grid: tuple[int, int]) -> np.ndarray:
-    """Attention over the grid cells inside the class's boxes (uniform), for a word the
-    detectors put there."""
-    h, w = grid
-    ys, xs = (np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w
-    mask = np.zeros((h, w), dtype=np.float32)
+    """Attention over the grid cells inside the class's boxes (attention_targets.cell_mask),
+    each box's cells weighted by its score, for a word the detectors put there."""
+    mask = np.zeros(grid[0] * grid[1], dtype=np.float32)
     for i in evidence.boxes_of(label):
-        x0, y0, x1, y1 = evidence.objects[i].box
-        inside = np.outer((ys >= y0) & (ys <= y1), (xs >= x0) & (xs <= x1))
-        if not inside.any():  # a box smaller than a cell: its centre's cell
-            inside[min(h - 1, int((y0 + y1) / 2 * h)), min(w - 1, int((x0 + x1) / 2 * w))] = True
-        mask[inside] += evidence.objects[i].score
+        d = evidence.objects[i]
+        mask[cell_mask([d.box], grid)] += d.score
     if mask.sum() <= 0:
         mask[:] = 1.0
-    return (mask / mask.sum()).ravel()
+    return mask / mask.sum()
 
 
 def _uniform(grid: tuple[int, int]) -> np.ndarray:
