@@ -127,8 +127,7 @@ class DetailPanel(QWidget):
 
         self.composer = Composer(known_tags)
         self.chips = self.composer.chips
-        self.entry, self.add = self.composer.entry, self.composer.add
-        self.copy, self.export, self.counter = self.composer.copy, self.composer.export, self.composer.counter
+        self.entry = self.composer.entry
         self.chips.decide.connect(self.decide)
         self.chips.picked.connect(self.show_tag)
         self.chips.hovered.connect(self._hover_tag)
