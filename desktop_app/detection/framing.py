@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..imaging import squash
+
 MAX_ASPECT = 4 / 3
 
 
@@ -31,7 +33,7 @@ def padded_size(width: int, height: int, max_aspect: float = MAX_ASPECT) -> tupl
 def frame_photo(img: Image.Image, size: int,
                 max_aspect: float = MAX_ASPECT) -> tuple[np.ndarray, tuple[float, float]]:
     """An RGB photo -> ((size, size, 3) uint8, (fill_x, fill_y)): padded with black at the
-    right or bottom to at most `max_aspect`, then resized (bilinear) to size x size."""
+    right or bottom to at most `max_aspect`, then squashed to size x size (imaging.squash)."""
     w, h = img.size
     cw, ch = padded_size(w, h, max_aspect)
     fill = (w / cw, h / ch)
@@ -39,7 +41,7 @@ def frame_photo(img: Image.Image, size: int,
         canvas = Image.new("RGB", (cw, ch))
         canvas.paste(img, (0, 0))
         img = canvas
-    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)), fill
+    return squash(img, size), fill
 
 
 def to_photo(boxes: np.ndarray, fill: tuple[float, float] | None) -> np.ndarray:
