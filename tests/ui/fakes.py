@@ -1,4 +1,5 @@
-"""A fake captioner (no TensorFlow, no trained model) and photo fixtures for UI/export tests."""
+"""A fake captioner (no TensorFlow, no trained model), photo fixtures and a deferring task runner
+for UI/export tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from desktop_app.results import CaptionResult
+from desktop_app.session.tasks import SyncRunner
 
 CAPTION = ("a", "teddy", "bear", "sitting", "on", "a", "wooden", "bench")
 
@@ -73,3 +75,23 @@ def make_photos(folder: Path, n: int = 2, broken: bool = False) -> list[Path]:
         p.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
         paths.append(p)
     return paths
+
+
+class Deferred(SyncRunner):
+    """Keeps tasks until told to run them: what a thread pool does to the GUI thread's view."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def run_task(self, func, on_done=None, on_error=None, priority=0):
+        self.tasks.append((func, on_done, on_error))
+
+    def run_all(self):
+        while self.tasks:
+            SyncRunner.run_task(self, *self.tasks.pop(0))
+
+    def run_waiting(self):
+        """The tasks waiting now, not those they ask for."""
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            SyncRunner.run_task(self, *task)

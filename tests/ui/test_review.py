@@ -14,7 +14,7 @@ from desktop_app.session.review import QuietListener, Review, first_alone
 from desktop_app.session.store import SessionError, SessionStore
 from desktop_app.session.tasks import SyncRunner
 
-from .fakes import FakeCaptioner, make_photos
+from .fakes import Deferred, FakeCaptioner, make_photos
 
 
 class Recorder(QuietListener):
@@ -46,20 +46,6 @@ class Recorder(QuietListener):
         for res in r.pipeline.tag_paths(files):
             r.result(res)
         r.job_finished(False)
-
-
-class Deferred(SyncRunner):
-    """Keeps tasks until told to run them: what a thread pool does to the GUI thread's view."""
-
-    def __init__(self):
-        self.tasks = []
-
-    def run_task(self, func, on_done=None, on_error=None, priority=0):
-        self.tasks.append((func, on_done, on_error))
-
-    def run_all(self):
-        while self.tasks:
-            SyncRunner.run_task(self, *self.tasks.pop(0))
 
 
 def make_review(library, tmp_path, store=None, runner=None) -> tuple[Review, Recorder]:

@@ -15,7 +15,7 @@ from desktop_app.pipeline import Pipeline
 from desktop_app.session.photo import Status
 from desktop_app.ui.window import PAGE_EMPTY, PAGE_LIBRARY, PAGE_PHOTOS
 
-from .fakes import FakeCaptioner, make_photos
+from .fakes import Deferred, FakeCaptioner, make_photos
 
 
 def drop(window, paths) -> None:
@@ -284,22 +284,8 @@ def test_library_page_neither_opens_nor_reads_the_library_on_the_gui_thread(qtbo
     from desktop_app.ui.thumbnails import ThumbnailCache
     from desktop_app.ui.window import MainWindow
 
-    class Held:  # a runner that keeps every task until told to run it (a worker, later)
-        def __init__(self):
-            self.tasks = []
-
-        def run_task(self, func, on_done=None, on_error=None, priority=0):
-            self.tasks.append((func, on_done))
-
-        def run_waiting(self):  # (not the tasks these add)
-            tasks, self.tasks = self.tasks, []
-            for func, on_done in tasks:
-                result = func()
-                if on_done is not None:
-                    on_done(result)
-
     pipe = Pipeline(captioner=FakeCaptioner(), library_dir=tmp_path / "lib")
-    runner = Held()
+    runner = Deferred()
     win = MainWindow(pipe, runner, settings_store, ThumbnailCache(tmp_path / "t"))
     qtbot.addWidget(win)
     win.review.open_library()  # (start's library task, not run yet)
