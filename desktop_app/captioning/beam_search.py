@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .decency import NeverAfter
 
 # Words a caption may repeat without penalty.
 REPEATABLE = frozenset(
@@ -55,7 +59,7 @@ class _Rules:
     length_alpha: float
     no_repeat_ngram: int
     word_bias: np.ndarray | None
-    never_after: dict[tuple[int, ...], np.ndarray]
+    never_after: NeverAfter | None
 
 
 @dataclass
@@ -109,9 +113,8 @@ def _constrain(logp: np.ndarray, t: int, b: _Books, r: _Rules) -> np.ndarray:
                 continue
             hist = b.hist_tok[row]
             adj[row, hist[-1]] = -np.inf  # never the same word twice in a row ("is is")
-            for n in (1, 2, 3):  # never "eating a (young) baby" (decency.py)
-                if len(hist) >= n and (ban := r.never_after.get(tuple(hist[-n:].tolist()))) is not None:
-                    adj[row, ban] = -np.inf
+            if r.never_after and (ban := r.never_after.banned(hist[-3:].tolist())) is not None:
+                adj[row, ban] = -np.inf  # never "eating a (young) baby" (decency.py)
             for tok in _ngram_followers(hist, r.no_repeat_ngram):
                 adj[row, tok] = -np.inf
             if r.repeat_penalty:
@@ -208,7 +211,7 @@ def beam_search(
     length_alpha: float = 1.0,  # chosen on Flickr8k dev (0.7 and 1.3 scored lower)
     no_repeat_ngram: int = 3,
     word_bias: np.ndarray | None = None,
-    never_after: dict[tuple[int, ...], np.ndarray] | None = None,
+    never_after: NeverAfter | None = None,
 ) -> list[Hypothesis]:
     """Decode n_photos captions; returns the best hypothesis per photo.
 
@@ -219,12 +222,12 @@ def beam_search(
 
     word_bias: (n_photos, V) added to the log probabilities when choosing words (never to the
     probabilities reported): grounding nudges the decoder towards what the detectors saw.
-    never_after: a context of 1-3 tokens -> ids that may never follow it (decency.never_after).
+    never_after: word sequences a caption must never contain (decency.never_after).
     """
     k = beam
     M = n_photos * k
     r = _Rules(k, max_len, end_id, list(banned_ids), repeat_penalty, repeatable_ids, length_alpha,
-               no_repeat_ngram, word_bias, never_after or {})
+               no_repeat_ngram, word_bias, never_after)
     scores = np.full((n_photos, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: expand only the first
     b = _Books(np.full((M,), start_id, dtype=np.int32), state, scores, np.zeros((M, 0), dtype=np.int32),

@@ -41,20 +41,40 @@ def _rules() -> tuple[tuple[frozenset[str], frozenset[str], frozenset[str]], ...
     return tuple(rules)
 
 
-def never_after(vocab: Vocabulary) -> dict[tuple[int, ...], np.ndarray]:
-    """A context of 1-3 token ids (a word of the first column, then up to two of the second)
-    -> the ids that may not come next, for this vocabulary."""
+class NeverAfter:
+    """The list for one vocabulary: per word of a first column, its (words allowed between,
+    ids that may not follow) pairs. Checked per beam row and step, so it stays a few lookups
+    (the ~6,600 contexts of up to three words are never spelled out)."""
+
+    def __init__(self, rules: dict[int, tuple[tuple[frozenset[int], np.ndarray], ...]]):
+        self._rules = rules
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def banned(self, last: list[int]) -> np.ndarray | None:
+        """The ids that may not follow a caption ending in `last` (its last three tokens or
+        fewer); None when nothing is banned."""
+        found = []
+        for j in range(1, min(3, len(last)) + 1):
+            for mids, ids in self._rules.get(last[-j], ()):
+                if all(t in mids for t in last[len(last) - j + 1:]):
+                    found.append(ids)
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+
+
+def never_after(vocab: Vocabulary) -> NeverAfter:
+    """The reviewed list in this vocabulary's ids: a word of the first column, then up to two
+    of the second, and a word of the third may not come next."""
     ids = vocab.stoi
-    out: dict[tuple[int, ...], set[int]] = {}
+    rules: dict[int, list[tuple[frozenset[int], np.ndarray]]] = {}
     for before, between, never in _rules():
-        banned = {ids[w] for w in never if w in ids}
-        if not banned:
+        banned = np.fromiter(sorted(ids[w] for w in never if w in ids), dtype=np.int64)
+        if not banned.size:
             continue
-        mids = [ids[w] for w in between if w in ids]
+        mids = frozenset(ids[w] for w in between if w in ids)
         for b in (ids[w] for w in before if w in ids):
-            out.setdefault((b,), set()).update(banned)
-            for m in mids:
-                out.setdefault((b, m), set()).update(banned)
-                for m2 in mids:
-                    out.setdefault((b, m, m2), set()).update(banned)
-    return {k: np.fromiter(sorted(v), dtype=np.int64) for k, v in out.items()}
+            rules.setdefault(b, []).append((mids, banned))
+    return NeverAfter({b: tuple(r) for b, r in rules.items()})

@@ -43,8 +43,8 @@ def test_the_decoder_takes_its_next_best_word_instead_of_an_appalling_one():
 def test_the_list_names_people_and_animals_but_leaves_food_alone():
     vocab = Vocabulary(WORDS)
     rules = never_after(vocab)
-    eating_a = rules[(vocab.stoi["eating"], vocab.stoi["a"])]
+    eating_a = rules.banned([vocab.stoi["eating"], vocab.stoi["a"]])
     assert vocab.stoi["baby"] in eating_a and vocab.stoi["woman"] in eating_a
     assert vocab.stoi["sandwich"] not in eating_a
     # "eating a hot dog" is food: "hot" is not a word that may stand between
-    assert (vocab.stoi["eating"], vocab.stoi["a"], vocab.stoi["hot"]) not in rules
+    assert rules.banned([vocab.stoi["eating"], vocab.stoi["a"], vocab.stoi["hot"]]) is None
