@@ -59,7 +59,7 @@ class HabitSums:
         feats = self.features()
         if feats is None or embedding is None:
             return None
-        return feats(embedding, suggested) if feats.uses_suggestions else feats(embedding)
+        return feats(embedding, suggested)
 
     def stored_phi(self, conn: sqlite3.Connection, pid: int) -> np.ndarray | None:
         """phi of a stored photo: its embedding and its latest suggestions as stored."""
@@ -176,8 +176,7 @@ class HabitSums:
                     by_dim.setdefault(emb.size, []).append((emb, kept_rows.get(pid, set()),
                                                             sugg))
             for group in by_dim.values():
-                phi = feats.many(np.stack([e for e, _, _ in group]),
-                                 [g for _, _, g in group] if feats.uses_suggestions else None)
+                phi = feats.many(np.stack([e for e, _, _ in group]), [g for _, _, g in group])
                 if phi is None:
                     continue  # embeddings of another kind (another encoder): no features
                 gram += phi.T @ phi

@@ -45,16 +45,14 @@ class PhotoFeatures:
 
     def __call__(self, embedding: np.ndarray, suggested: Mapping[str, float] | None = None,
                  ) -> np.ndarray | None:
+        """phi of one photo (`suggested`: suggested_scores, read only where uses_suggestions)."""
         raise NotImplementedError
 
     def many(self, embeddings: np.ndarray,
              suggested: Sequence[Mapping[str, float]] | None = None) -> np.ndarray | None:
         """phi for a stack of same-size embeddings, or None if they are not this kind."""
-        if self.uses_suggestions:
-            sugg = suggested or [{}] * len(embeddings)
-            rows = [self(e, s) for e, s in zip(embeddings, sugg, strict=True)]
-        else:
-            rows = [self(e) for e in embeddings]
+        sugg = suggested or [{}] * len(embeddings)
+        rows = [self(e, s) for e, s in zip(embeddings, sugg, strict=True)]
         return None if any(r is None for r in rows) else np.stack(rows)
 
 

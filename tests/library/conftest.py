@@ -76,7 +76,7 @@ class BlockFeatures(PhotoFeatures):
     names = tuple({1: "#child", 3: "#beach", 5: "#kitchen", 7: "#dog"}.get(i, f"#thing{i}")
                   for i in range(16))
 
-    def __call__(self, emb):
+    def __call__(self, emb, suggested=None):  # (what the model said is not read)
         x = np.asarray(emb, dtype=np.float64).reshape(-1)
         if x.size != 1024:
             return None
