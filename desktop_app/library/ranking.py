@@ -585,5 +585,6 @@ def rank_evidence(
     top = [s for s in scored if not s.gated and not s.demoted][: cfg.gate_top]
     if len(top) < cfg.gate_top:  # a short list: the library's weaker tags before doubted ones
         top += [s for s in scored if s.gated and not s.doubted][: cfg.gate_top - len(top)]
-    rest = [s for s in scored if s not in top and not s.demoted]
+    in_top = {id(s) for s in top}  # (by identity: a dataclass == compares every field)
+    rest = [s for s in scored if id(s) not in in_top and not s.demoted]
     return top + rest + [s for s in scored if s.demoted]
